@@ -1,0 +1,39 @@
+# Build defaults shared by every target of the project: standard, build type, ccache, warnings, torch PCH.
+
+set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
+endif()
+
+# ccache with precompiled headers needs these sloppiness settings, otherwise every PCH user misses.
+find_program(REVIEWKD_CCACHE ccache)
+if(REVIEWKD_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER
+      ${CMAKE_COMMAND} -E env "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
+      ${REVIEWKD_CCACHE})
+  message(STATUS "ccache: ${REVIEWKD_CCACHE}")
+endif()
+
+# Warnings on our own targets only (never on LibTorch's headers, which are included as system headers).
+function(reviewkd_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endfunction()
+
+# The carried Debian headers must precede LibTorch's bundled fmt on a GPU machine (see shared/gpu-build.md).
+function(reviewkd_deps_root target)
+  if(REVIEWKD_DEPS_ROOT)
+    target_include_directories(${target} BEFORE PRIVATE "${REVIEWKD_DEPS_ROOT}/usr/include")
+  endif()
+endfunction()
+
+# One torch precompiled header, built once and reused by every torch-using target.
+function(reviewkd_torch_target target)
+  reviewkd_warnings(${target})
+  reviewkd_deps_root(${target})
+  if(TARGET reviewkd_pch)
+    target_precompile_headers(${target} REUSE_FROM reviewkd_pch)
+  endif()
+endfunction()

@@ -1,0 +1,25 @@
+#pragma once
+#include <map>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace rkd {
+
+/// Ordered name -> tensor map (a flat PyTorch state dict).
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+/// Reads a PyTorch zip checkpoint (`torch.save` of a dict) holding a flat dict name -> tensor.
+/// Nested dicts are flattened with '.' (so {"model": {"fc.weight": t}} gives "model.fc.weight");
+/// non-tensor leaves (ints, floats, strings) are skipped and reported in `skipped` when given.
+/// Throws rkd::InputError naming the file for a missing, truncated or foreign file.
+TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skipped = nullptr);
+
+/// Writes a flat dict name -> tensor in the zip format that Python's torch.load reads. Atomic: writes a
+/// temporary file beside `path`, then renames. Tensors are moved to the CPU and made contiguous.
+void writeTensorFile(const std::string& path, const TensorMap& tensors);
+
+/// The entries of `all` whose names start with `prefix`, with the prefix removed.
+TensorMap withPrefix(const TensorMap& all, const std::string& prefix);
+
+}  // namespace rkd

@@ -1,0 +1,22 @@
+#pragma once
+// Helpers shared by the core test suites.
+#include <string>
+
+#include <torch/torch.h>
+
+#include "core/io/tensor_file.h"
+
+namespace rkdtest {
+
+/// tests/data in the source tree (small files committed with the repository).
+std::string testDataDir();
+/// The golden directory: $REVIEWKD_GOLDEN_DIR, else ../shared/golden beside the source tree.
+std::string goldenDir();
+/// A golden file by path relative to a golden root: tests/data/golden first, then goldenDir(); "" if neither.
+std::string findGolden(const std::string& relative);
+/// max|a - b| / max(max|b|, 1e-6), the error measure of shared/golden/README.md.
+double relError(const torch::Tensor& a, const torch::Tensor& b);
+/// A fresh temporary directory, removed when the process exits normally.
+std::string tempDir(const std::string& tag);
+
+}  // namespace rkdtest
