@@ -1,3 +1,3 @@
-#include <iostream>
+#include "app/cli/cli.h"
 
-int main() { std::cout << "reviewkd\n"; return 0; }
+int main(int argc, char** argv) { return rkd::cli::run(argc, argv); }

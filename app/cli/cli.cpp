@@ -1,0 +1,58 @@
+#include "app/cli/cli.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "core/common/errors.h"
+#include "core/common/logging.h"
+#include "core/common/version.h"
+#include "core/store/run_store.h"
+
+namespace rkd::cli {
+
+std::string GlobalOptions::storePath() const {
+  if (!db.empty()) return db;
+  if (const char* env = std::getenv("REVIEWKD_DB"); env && *env) return env;
+  return RunStore::defaultPath();
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"reviewkd: knowledge-review distillation (ReviewKD, CVPR 2021) from the command line"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "reviewkd " + buildVersion() + " (LibTorch " + torchVersion() + ")");
+  GlobalOptions global;
+  app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--db", global.db, "run store (SQLite); default $REVIEWKD_DB, else " + std::string("~/.local/share/reviewkd-studio/runs.sqlite"));
+  Command command;
+  addModelsCommand(app, command);
+  addParityCommand(app, command);
+  addBenchCommand(app, command);
+  addTrainCommands(app, command, global);
+  addRunsCommand(app, command, global);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kSuccess : kBadInput;
+  }
+  try {
+    setLogLevel(global.logLevel);
+    return command.action ? command.action() : kBadInput;
+  } catch (const InputError& e) {
+    std::cerr << "error: " << e.full() << "\n";
+    return kBadInput;
+  } catch (const UserError& e) {
+    std::cerr << "error: " << e.full() << "\n";
+    return kRunFailed;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    auto nl = msg.find("\nException raised from");
+    if (nl != std::string::npos) msg = msg.substr(0, nl);
+    std::cerr << "error: " << msg << "\n";
+    return kRunFailed;
+  }
+}
+
+}  // namespace rkd::cli

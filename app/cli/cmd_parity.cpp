@@ -1,0 +1,68 @@
+// `reviewkd parity`: runs our engine on a golden file's weights and input and prints every compared tensor.
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "core/common/device.h"
+#include "core/common/errors.h"
+#include "core/distill/golden_check.h"
+#include "core/io/tensor_file.h"
+#include "core/models/golden_check.h"
+
+namespace rkd::cli {
+namespace {
+
+struct ParityArgs {
+  std::string file;
+  std::string arch;
+  std::string teacher;
+  std::string student;
+  double reviewWeight = -1;
+  std::string device = "cpu";
+};
+
+int printChecks(const std::string& title, const std::vector<TensorCheck>& checks) {
+  std::printf("%s\n", title.c_str());
+  std::printf("  %-44s %12s %10s  %s\n", "tensor", "rel. error", "tolerance", "result");
+  int failed = 0;
+  for (const auto& c : checks) {
+    std::printf("  %-44s %12.3e %10.0e  %s%s%s\n", c.name.c_str(), c.error, c.tolerance, c.passed() ? "ok" : "FAIL",
+                c.detail.empty() ? "" : "  ", c.detail.c_str());
+    if (!c.passed()) ++failed;
+  }
+  std::printf("%zu compared, %d over tolerance\n", checks.size(), failed);
+  return failed == 0 ? kSuccess : kRunFailed;
+}
+
+}  // namespace
+
+void addParityCommand(CLI::App& app, Command& command) {
+  auto args = std::make_shared<ParityArgs>();
+  auto* sub = app.add_subcommand(
+      "parity", "check the engine against a golden file of the PyTorch reference (shared/golden format)");
+  sub->add_option("file", args->file, "golden .pt file")->required();
+  auto* arch = sub->add_option("--arch", args->arch, "network of an architectures/ file, e.g. resnet20");
+  auto* teacher = sub->add_option("--teacher", args->teacher, "teacher network of a pairs/ file");
+  auto* student = sub->add_option("--student", args->student, "student network of a pairs/ file");
+  auto* weight = sub->add_option("--review-weight", args->reviewWeight, "review loss weight of a pairs/ file");
+  sub->add_option("--device", args->device, "cpu, cuda or cuda:N (float32, TF32 off)");
+  arch->excludes(teacher)->excludes(student)->excludes(weight);
+  teacher->needs(student)->needs(weight);
+  student->needs(teacher);
+  sub->callback([&command, args, sub] {
+    if (args->arch.empty() && args->teacher.empty())
+      throw CLI::ValidationError("parity", "give --arch NAME, or --teacher T --student S --review-weight W");
+    command.action = [args] {
+      torch::Device device = parseDevice(args->device);
+      TensorMap file = readTensorFile(args->file);
+      if (!args->arch.empty())
+        return printChecks("parity of " + args->arch + " against " + args->file + " on " + deviceText(device),
+                           checkArchitectureGolden(args->arch, file, device));
+      return printChecks("parity of " + args->teacher + " -> " + args->student + " against " + args->file + " on " +
+                             deviceText(device),
+                         checkPairGolden(args->teacher, args->student, args->reviewWeight, file, device));
+    };
+  });
+}
+
+}  // namespace rkd::cli

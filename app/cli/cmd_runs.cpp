@@ -1,0 +1,202 @@
+// `reviewkd runs list|show|export|delete|tag|note`: the run history in the store.
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/progress_printer.h"
+#include "core/common/errors.h"
+#include "core/store/run_store.h"
+
+namespace rkd::cli {
+namespace {
+
+struct RunsArgs {
+  std::string status, kind, tag, text, teacher, student;
+  int limit = 0;
+  int64_t run = 0;
+  std::vector<int64_t> runs;
+  std::string csv;
+  std::string tagValue;
+  bool remove = false;
+  bool yes = false;
+  std::string note;
+};
+
+std::string dateText(int64_t unixMs) {
+  std::time_t t = static_cast<std::time_t>(unixMs / 1000);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", std::localtime(&t));
+  return buf;
+}
+
+std::string top1Text(const std::optional<double>& v) {
+  if (!v) return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", *v);
+  return buf;
+}
+
+RunRecord requireRun(RunStore& store, int64_t id) {
+  auto r = store.getRun(id);
+  if (!r) throw InputError("run " + std::to_string(id) + " does not exist in " + store.path(), "see: reviewkd runs list");
+  return *r;
+}
+}  // namespace
+
+void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global) {
+  auto a = std::make_shared<RunsArgs>();
+  auto* runs = app.add_subcommand("runs", "the run history: list, show, export, delete, tag, note");
+  runs->require_subcommand(1);
+
+  auto* list = runs->add_subcommand("list", "every run, newest first");
+  list->add_option("--status", a->status, "running, finished, stopped, failed, diverged, interrupted");
+  list->add_option("--kind", a->kind, "teacher or student");
+  list->add_option("--tag", a->tag, "runs with this tag");
+  list->add_option("--text", a->text, "substring of name, method, networks, dataset, tags, notes");
+  list->add_option("--teacher", a->teacher, "teacher network");
+  list->add_option("--student", a->student, "student (trained) network");
+  list->add_option("--limit", a->limit, "at most this many")->check(CLI::NonNegativeNumber);
+  list->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      RunFilter f;
+      f.text = a->text;
+      if (!a->status.empty()) f.status = runStatusFromString(a->status);
+      if (!a->kind.empty()) f.kind = runKindFromString(a->kind);
+      f.tag = a->tag;
+      f.teacherArch = a->teacher;
+      f.studentArch = a->student;
+      f.limit = a->limit;
+      auto rows = store.listRuns(f);
+      std::printf("%5s  %-34s %-24s %-13s %-11s %7s %7s %6s %-8s %-16s %s\n", "id", "name", "teacher -> student",
+                  "method", "status", "best", "last", "epochs", "device", "started", "tags");
+      for (const auto& r : rows) {
+        std::string pair = r.teacherArch.empty() ? r.studentArch : r.teacherArch + " -> " + r.studentArch;
+        std::string tags;
+        for (const auto& t : r.tags) tags += (tags.empty() ? "" : ",") + t;
+        std::printf("%5lld  %-34s %-24s %-13s %-11s %7s %7s %6d %-8s %-16s %s\n", static_cast<long long>(r.id),
+                    r.name.substr(0, 34).c_str(), pair.c_str(), r.method.c_str(), toString(r.status).c_str(),
+                    top1Text(r.bestTop1).c_str(), top1Text(r.lastTop1).c_str(), r.epochsDone, r.device.c_str(),
+                    dateText(r.startedAt).c_str(), tags.c_str());
+      }
+      std::printf("%zu runs in %s\n", rows.size(), store.path().c_str());
+      return kSuccess;
+    };
+  });
+
+  auto* show = runs->add_subcommand("show", "one run: record, config, epoch metrics, checkpoints, tags, notes");
+  show->add_option("run", a->run, "run id")->required();
+  show->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      RunRecord r = requireRun(store, a->run);
+      std::printf("run %lld: %s\n", static_cast<long long>(r.id), r.name.c_str());
+      std::printf("  kind %s, method %s, status %s%s\n", toString(r.kind).c_str(), r.method.c_str(),
+                  toString(r.status).c_str(), r.message.empty() ? "" : (" (" + r.message + ")").c_str());
+      std::printf("  %s%s%s on %s, device %s, seed %lld, build %s\n", r.teacherArch.c_str(),
+                  r.teacherArch.empty() ? "" : " -> ", r.studentArch.c_str(), r.dataset.c_str(), r.device.c_str(),
+                  static_cast<long long>(r.seed), r.buildVersion.c_str());
+      if (r.teacherRun) std::printf("  teacher run %lld\n", static_cast<long long>(*r.teacherRun));
+      std::printf("  started %s%s, %d epochs done, best top-1 %s, last top-1 %s\n", dateText(r.startedAt).c_str(),
+                  r.endedAt ? (", ended " + dateText(*r.endedAt)).c_str() : "", r.epochsDone,
+                  top1Text(r.bestTop1).c_str(), top1Text(r.lastTop1).c_str());
+      auto top1 = store.metrics(r.id, "test/top1");
+      auto loss = store.metrics(r.id, "epoch/train_loss");
+      if (!top1.empty()) {
+        std::printf("  epoch  train loss  test top-1\n");
+        for (size_t i = 0; i < top1.size(); ++i)
+          std::printf("  %5d  %10.4f  %10.2f\n", top1.epochs[i] + 1, i < loss.size() ? loss.values[i] : 0.0,
+                      top1.values[i]);
+      }
+      auto classes = store.classAccuracy(r.id);
+      if (!classes.empty()) {
+        std::printf("  per-class top-1 (last evaluation):");
+        for (const auto& c : classes) std::printf(" %s %.1f;", c.className.c_str(), c.accuracy);
+        std::printf("\n");
+      }
+      for (const auto& c : store.listCheckpoints(r.id))
+        std::printf("  checkpoint %-5s epoch %d: %s\n", toString(c.kind).c_str(), c.epoch + 1, c.path.c_str());
+      auto tags = store.tags(r.id);
+      if (!tags.empty()) {
+        std::printf("  tags:");
+        for (const auto& t : tags) std::printf(" %s", t.c_str());
+        std::printf("\n");
+      }
+      for (const auto& n : store.notes(r.id)) std::printf("  note (%s): %s\n", dateText(n.createdAt).c_str(), n.text.c_str());
+      std::printf("  config: %s\n", r.config.dump().c_str());
+      return kSuccess;
+    };
+  });
+
+  auto* exp = runs->add_subcommand("export", "write the metrics of runs as CSV");
+  exp->add_option("--csv", a->csv, "output file ('-' = standard output)")->required();
+  exp->add_option("runs", a->runs, "run ids")->required();
+  exp->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      for (int64_t id : a->runs) requireRun(store, id);
+      if (a->csv == "-")
+        store.exportCsv(a->runs, std::cout);
+      else {
+        store.exportCsv(a->runs, a->csv);
+        std::printf("wrote %s\n", a->csv.c_str());
+      }
+      return kSuccess;
+    };
+  });
+
+  auto* del = runs->add_subcommand("delete", "delete a run and its metrics (checkpoint files are kept)");
+  del->add_option("run", a->run, "run id")->required();
+  del->add_flag("--yes", a->yes, "do not ask");
+  del->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      RunRecord r = requireRun(store, a->run);
+      if (!a->yes) {
+        std::printf("delete run %lld (%s)? [y/N] ", static_cast<long long>(r.id), r.name.c_str());
+        std::fflush(stdout);
+        std::string answer;
+        if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
+          std::printf("kept.\n");
+          return kSuccess;
+        }
+      }
+      store.deleteRun(r.id);
+      std::printf("deleted run %lld\n", static_cast<long long>(r.id));
+      return kSuccess;
+    };
+  });
+
+  auto* tag = runs->add_subcommand("tag", "add (or --remove) a tag");
+  tag->add_option("run", a->run, "run id")->required();
+  tag->add_option("tag", a->tagValue, "tag text")->required();
+  tag->add_flag("--remove", a->remove, "remove the tag instead");
+  tag->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      requireRun(store, a->run);
+      if (a->remove) {
+        if (!store.removeTag(a->run, a->tagValue))
+          throw InputError("run " + std::to_string(a->run) + " has no tag '" + a->tagValue + "'", "see: reviewkd runs show " + std::to_string(a->run));
+      } else {
+        store.addTag(a->run, a->tagValue);
+      }
+      return kSuccess;
+    };
+  });
+
+  auto* note = runs->add_subcommand("note", "add a note to a run");
+  note->add_option("run", a->run, "run id")->required();
+  note->add_option("text", a->note, "note text")->required();
+  note->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      requireRun(store, a->run);
+      store.addNote(a->run, a->note);
+      return kSuccess;
+    };
+  });
+}
+
+}  // namespace rkd::cli

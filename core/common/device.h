@@ -1,0 +1,19 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace rkd {
+
+/// Parses "auto", "cpu", "cuda" or "cuda:N". "auto" picks CUDA device 0 when LibTorch sees one, else the CPU.
+/// Throws rkd::InputError naming the value and the devices this machine has.
+torch::Device parseDevice(const std::string& text);
+
+/// "cpu", "cuda:0", ... for the devices this build can use (for menus and error messages).
+std::vector<std::string> availableDevices();
+
+/// Canonical text of a device ("cpu", "cuda:0").
+std::string deviceText(const torch::Device& device);
+
+}  // namespace rkd

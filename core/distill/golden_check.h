@@ -1,0 +1,25 @@
+#pragma once
+// Parity of the whole ReviewKD pipeline with a reference golden pair file (shared/golden/pairs/).
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/io/tensor_check.h"
+#include "core/io/tensor_file.h"
+
+namespace rkd {
+
+/// Checks one golden pair file (keys of shared/golden/README.md, "pairs/"): builds teacher and student by zoo
+/// name (100 classes, channels of the file's input), loads `teacher.*`, `model.student.*` and
+/// `model.abfs.*` by name, derives the levels at the input's size, compares the eval-mode features, head
+/// outputs, logits and HCL, then runs one training step (student and head in train mode, teacher eval under
+/// no-grad, CE + reviewWeight x HCL, SGD lr 0.1, momentum 0.9, Nesterov, weight decay 5e-4 on every student
+/// and head parameter) and compares the losses and every `after_step.model.*` entry present.
+/// Returns one TensorCheck per compared tensor (tolerances of the README). Throws rkd::InputError when a
+/// network name is unknown or the file's weights do not load by name.
+std::vector<TensorCheck> checkPairGolden(const std::string& teacher, const std::string& student,
+                                         double reviewWeight, const TensorMap& file,
+                                         torch::Device device = torch::kCPU);
+
+}  // namespace rkd

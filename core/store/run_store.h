@@ -1,0 +1,332 @@
+#pragma once
+// The run store: every run ever made (teachers and students), its full config, metrics as they are logged,
+// checkpoints, tags, notes and per-class accuracy, in one SQLite file. Plain C++ types only (no torch, no Qt),
+// so the studio facade, the CLI and the GUI can all use it.
+//
+// Concurrency model: SQLite in WAL mode. One RunStore object is one connection; its methods are serialized by
+// an internal mutex, so one writer thread (the trainer) and other threads may share it. Any number of other
+// connections (other RunStore objects, other processes) read consistent snapshots while one writer appends.
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/errors.h"
+
+struct sqlite3;
+
+namespace rkd {
+
+/// A failed SQLite call: the message names the store file, the operation and the statement, and fix() says
+/// what to do. Derives from UserError, so every boundary already knows how to show it.
+class StoreError : public UserError {
+ public:
+  StoreError(const std::string& what, const std::string& fix, int sqliteCode)
+      : UserError(what, fix), m_sqliteCode(sqliteCode) {}
+  /// The primary SQLite result code (SQLITE_BUSY, SQLITE_NOTADB, ...), 0 when the error is not SQLite's own.
+  int sqliteCode() const { return m_sqliteCode; }
+
+ private:
+  int m_sqliteCode = 0;
+};
+
+/// Teacher runs train a teacher alone; student runs distill from a teacher (or train a baseline student).
+enum class RunKind { Teacher, Student };
+/// Life cycle of a run. Running is the only non-terminal status.
+enum class RunStatus { Running, Finished, Stopped, Failed, Diverged, Interrupted };
+/// Which checkpoint a row describes: the latest, the best so far, or one kept per epoch.
+enum class CheckpointKind { Last, Best, Epoch };
+
+/// "teacher" / "student".
+std::string toString(RunKind kind);
+/// "running", "finished", "stopped", "failed", "diverged", "interrupted".
+std::string toString(RunStatus status);
+/// "last", "best", "epoch".
+std::string toString(CheckpointKind kind);
+/// Parses the names above; throws InputError naming the allowed values.
+RunKind runKindFromString(const std::string& text);
+RunStatus runStatusFromString(const std::string& text);
+CheckpointKind checkpointKindFromString(const std::string& text);
+
+/// Milliseconds since the Unix epoch (UTC): the unit of every timestamp in the store.
+int64_t nowUnixMs();
+
+/// One run as stored. createRun fills id, status (running), pid, hostname, startedAt and buildVersion when they
+/// are left at their defaults.
+struct RunRecord {
+  int64_t id = 0;
+  std::string name;
+  RunKind kind = RunKind::Student;
+  std::string method;                ///< "reviewkd", "kd", "ce", ablation name, ...
+  RunStatus status = RunStatus::Running;
+  nlohmann::json config = nlohmann::json::object();  ///< the full training config, stored verbatim
+  std::optional<int64_t> teacherRun; ///< the run that trained the teacher, when it is in this store
+  std::string teacherArch;
+  std::string studentArch;
+  std::string dataset;
+  std::string device;                ///< "cpu", "cuda:0", ...
+  int64_t seed = 0;
+  int64_t pid = 0;                   ///< writer process; 0 = this process at createRun
+  std::string hostname;              ///< writer host; empty = this host at createRun
+  int64_t startedAt = 0;             ///< Unix ms; 0 = now at createRun
+  std::optional<int64_t> endedAt;
+  int64_t updatedAt = 0;             ///< last write by the writer (heartbeat), Unix ms
+  std::optional<double> bestTop1;
+  std::optional<double> lastTop1;
+  int epochsDone = 0;
+  std::string message;               ///< error / divergence / interruption text
+  std::string buildVersion;          ///< empty = rkd::buildVersion() at createRun
+};
+
+/// The columns a run list shows, plus its tags.
+struct RunSummary {
+  int64_t id = 0;
+  std::string name;
+  RunKind kind = RunKind::Student;
+  std::string method;
+  RunStatus status = RunStatus::Running;
+  std::optional<int64_t> teacherRun;
+  std::string teacherArch;
+  std::string studentArch;
+  std::string dataset;
+  std::string device;
+  int64_t startedAt = 0;
+  std::optional<int64_t> endedAt;
+  std::optional<double> bestTop1;
+  std::optional<double> lastTop1;
+  int epochsDone = 0;
+  std::string message;
+  std::vector<std::string> tags;  ///< sorted
+};
+
+/// Filter for listRuns; empty / unset fields match everything, set fields must all match.
+struct RunFilter {
+  /// Case-insensitive substring of name, method, architectures, dataset, message, a tag or a note.
+  std::string text;
+  std::optional<RunStatus> status;
+  std::optional<RunKind> kind;
+  std::string teacherArch;  ///< exact match (the "pair" filter is teacherArch + studentArch)
+  std::string studentArch;  ///< exact match
+  std::string tag;          ///< exact match
+  int limit = 0;            ///< 0 = no limit; newest first
+};
+
+/// Sentinel step of epoch-level metrics (validation accuracy, epoch loss): they live in the same metrics table
+/// as per-step values, with step = kEpochStep, and are ordered by epoch.
+constexpr int64_t kEpochStep = -1;
+
+/// One logged value. Per-step values carry the global optimizer step; epoch-level values carry kEpochStep.
+/// NaN is stored (as SQL NULL) and read back as NaN, so a diverged loss curve survives.
+struct MetricPoint {
+  int epoch = 0;
+  int64_t step = kEpochStep;
+  std::string key;  ///< "train/loss", "train/loss_kd", "val/top1", "lr", ...
+  double value = 0;
+
+  /// An epoch-level point (step = kEpochStep).
+  static MetricPoint epochLevel(int epoch, std::string key, double value) {
+    return MetricPoint{epoch, kEpochStep, std::move(key), value};
+  }
+};
+
+/// One metric of one run as parallel arrays (plot-friendly), ordered by epoch, then step, then insertion.
+struct MetricSeries {
+  std::string key;
+  std::vector<int> epochs;
+  std::vector<int64_t> steps;
+  std::vector<double> values;
+  size_t size() const { return values.size(); }
+  bool empty() const { return values.empty(); }
+};
+
+struct CheckpointRecord {
+  int64_t id = 0;
+  int64_t runId = 0;
+  int epoch = 0;
+  std::string path;
+  CheckpointKind kind = CheckpointKind::Last;
+  int64_t createdAt = 0;  ///< Unix ms
+};
+
+struct Note {
+  int64_t id = 0;
+  int64_t runId = 0;
+  std::string text;
+  int64_t createdAt = 0;  ///< Unix ms
+};
+
+/// Accuracy of one class at one evaluation.
+struct ClassAccuracy {
+  int classIndex = 0;
+  std::string className;  ///< may be empty
+  double accuracy = 0;    ///< in [0, 1] or percent, as the trainer reports it
+};
+
+/// How to open a store.
+struct RunStoreOptions {
+  /// Open without writing: no migrations (an outdated file is an error), no interrupted-run recovery.
+  bool readOnly = false;
+  /// At open, mark runs whose writer is gone as interrupted (see RunStore::recoverInterruptedRuns).
+  bool recoverInterrupted = true;
+  /// How long a statement waits for another connection's write lock before failing with SQLITE_BUSY.
+  int busyTimeoutMs = 5000;
+  /// A run still "running" that was written on another host is only marked interrupted after its writer has
+  /// been silent (no heartbeat) this long, because its process cannot be checked from here.
+  std::chrono::milliseconds foreignHostStaleAfter = std::chrono::hours(24);
+};
+
+/// The run store on SQLite. See the file comment for the concurrency model.
+class RunStore {
+ public:
+  /// Opens (creating it and its folder when missing) the store at path, configures WAL, applies pending
+  /// migrations in one transaction and, unless disabled, recovers interrupted runs.
+  /// Throws UserError naming the path and a fix when the folder cannot be created, the file cannot be opened,
+  /// is not an SQLite database, or was written by a newer ReviewKD Studio (newer schema).
+  explicit RunStore(const std::string& path, const RunStoreOptions& options = {});
+  ~RunStore();
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  /// $XDG_DATA_HOME/reviewkd-studio/runs.sqlite, else ~/.local/share/reviewkd-studio/runs.sqlite; creates the
+  /// folder. Throws UserError when no home folder is known or the folder cannot be created.
+  static std::string defaultPath();
+  /// The schema version this build writes (the last migration).
+  static int latestSchemaVersion();
+
+  /// The file this store was opened on.
+  const std::string& path() const { return m_path; }
+  /// The schema version of the open file.
+  int schemaVersion();
+  /// False when the file system refused WAL mode (a network share): readers then block the writer.
+  bool walEnabled() const { return m_walEnabled; }
+
+  // --- runs ---------------------------------------------------------------------------------------------
+  /// Inserts a run (see RunRecord for the fields filled in) and returns its id. Throws InputError for an empty
+  /// name or an unknown teacherRun.
+  int64_t createRun(const RunRecord& run);
+  /// Sets status and message. A terminal status also sets ended_at (once); Running clears it and makes this
+  /// process the run's writer (resume).
+  void updateRunStatus(int64_t runId, RunStatus status, const std::string& message = {});
+  /// Ends a run: status must be terminal (not Running); sets ended_at = now and the message.
+  void finishRun(int64_t runId, RunStatus status = RunStatus::Finished, const std::string& message = {});
+  void setBestTop1(int64_t runId, double top1);
+  void setLastTop1(int64_t runId, double top1);
+  void setEpochsDone(int64_t runId, int epochsDone);
+  /// After an evaluation: last_top1 = top1, best_top1 = max(best_top1, top1), epochs_done = epochsDone.
+  void recordEpoch(int64_t runId, int epochsDone, double top1);
+  /// Replaces the stored config (e.g. after a resume changed the epoch count).
+  void setConfig(int64_t runId, const nlohmann::json& config);
+  /// The full record, or nullopt when no run has this id.
+  std::optional<RunRecord> getRun(int64_t runId);
+  /// Runs matching filter, newest first.
+  std::vector<RunSummary> listRuns(const RunFilter& filter = {});
+  /// Deletes a run with its metrics, checkpoints rows, tags, notes and class accuracy (checkpoint files on
+  /// disk are left alone). Student runs that named it as teacherRun keep their data with teacherRun cleared.
+  /// Returns false when no run had this id.
+  bool deleteRun(int64_t runId);
+
+  // --- metrics ------------------------------------------------------------------------------------------
+  /// Appends points in one transaction (also refreshes the run's heartbeat). For per-step logging use a
+  /// MetricWriter, which batches.
+  void appendMetrics(int64_t runId, const std::vector<MetricPoint>& points);
+  /// One metric's values, ordered by epoch, step, insertion.
+  MetricSeries metrics(int64_t runId, const std::string& key);
+  /// The metric keys logged for a run, sorted.
+  std::vector<std::string> metricKeys(int64_t runId);
+  /// Number of metric rows of a run (all keys).
+  int64_t metricCount(int64_t runId);
+  /// Writes the metrics of the given runs as CSV: header run_id,run_name,epoch,step,key,value, rows ordered by
+  /// run (as given), key, epoch, step. Fields with commas/quotes/newlines are quoted; NaN is written as "nan".
+  void exportCsv(const std::vector<int64_t>& runIds, std::ostream& out);
+  /// Same, to a file (replaced). Throws UserError when the file cannot be written.
+  void exportCsv(const std::vector<int64_t>& runIds, const std::string& csvPath);
+
+  // --- per-class accuracy -------------------------------------------------------------------------------
+  /// Stores (replacing) the per-class accuracy of one evaluation.
+  void setClassAccuracy(int64_t runId, int epoch, const std::vector<ClassAccuracy>& classes);
+  /// Per-class accuracy of one epoch; epoch < 0 = the latest stored epoch. Empty when none.
+  std::vector<ClassAccuracy> classAccuracy(int64_t runId, int epoch = -1);
+
+  // --- checkpoints --------------------------------------------------------------------------------------
+  /// Records a checkpoint file. Last and Best replace the run's previous row of that kind; Epoch rows
+  /// accumulate. Returns the row id.
+  int64_t addCheckpoint(int64_t runId, int epoch, const std::string& path, CheckpointKind kind);
+  /// Checkpoints of a run ordered by epoch, then id.
+  std::vector<CheckpointRecord> listCheckpoints(int64_t runId);
+
+  // --- tags and notes -----------------------------------------------------------------------------------
+  /// Adds a tag (trimmed; adding an existing tag does nothing). Throws InputError for an empty tag.
+  void addTag(int64_t runId, const std::string& tag);
+  /// Returns false when the run did not have the tag.
+  bool removeTag(int64_t runId, const std::string& tag);
+  /// A run's tags, sorted.
+  std::vector<std::string> tags(int64_t runId);
+  /// Every tag in the store, sorted, each once.
+  std::vector<std::string> allTags();
+  /// Adds a note and returns its id. Throws InputError for an empty note.
+  int64_t addNote(int64_t runId, const std::string& text);
+  /// A run's notes, oldest first.
+  std::vector<Note> notes(int64_t runId);
+  /// Returns false when no note had this id.
+  bool removeNote(int64_t noteId);
+
+  // --- maintenance --------------------------------------------------------------------------------------
+  /// Marks as interrupted every run still "running" whose writer is gone: written on this host by a process
+  /// that no longer exists (or whose pid was reused by another process), or written on another host and
+  /// silent for longer than RunStoreOptions::foreignHostStaleAfter. Called at open; returns how many it marked.
+  int recoverInterruptedRuns();
+  /// PRAGMA integrity_check: "ok", or the problems found, one per line.
+  std::string integrityCheck();
+
+ private:
+  void open(const RunStoreOptions& options);
+  void configure();
+  void migrate();
+  int readSchemaVersion();
+  void requireRun(int64_t runId, const char* operation);
+  void execute(const std::string& sql, const char* operation);
+  void touch(int64_t runId);
+
+  std::string m_path;
+  RunStoreOptions m_options;
+  sqlite3* m_db = nullptr;
+  bool m_walEnabled = false;
+  std::recursive_mutex m_mutex;
+};
+
+/// Buffers metric points of one run and writes them in one transaction every flushEvery points or every
+/// flushInterval (checked when a point is added), on flush(), and on destruction. A step's logging then costs
+/// a vector push; the transaction cost is shared by the whole batch. Use from one thread.
+class MetricWriter {
+ public:
+  MetricWriter(RunStore& store, int64_t runId, size_t flushEvery = 512,
+               std::chrono::milliseconds flushInterval = std::chrono::milliseconds(1000));
+  /// Flushes what is buffered; a failure is logged (core.store), not thrown.
+  ~MetricWriter();
+  MetricWriter(const MetricWriter&) = delete;
+  MetricWriter& operator=(const MetricWriter&) = delete;
+
+  void add(MetricPoint point);
+  void add(int epoch, int64_t step, const std::string& key, double value);
+  /// Writes the buffer now (call at epoch end so epoch-level values are visible at once). Throws StoreError;
+  /// the points stay buffered when the write failed.
+  void flush();
+  size_t pending() const { return m_buffer.size(); }
+  int64_t runId() const { return m_runId; }
+
+ private:
+  RunStore& m_store;
+  int64_t m_runId;
+  size_t m_flushEvery;
+  std::chrono::milliseconds m_flushInterval;
+  std::chrono::steady_clock::time_point m_lastFlush;
+  std::vector<MetricPoint> m_buffer;
+};
+
+}  // namespace rkd

@@ -1,0 +1,99 @@
+#pragma once
+// Plain value structs the trainer reports through its callbacks (no torch types: the GUI and CLI use them).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace rkd {
+
+/// After every optimizer step.
+struct StepProgress {
+  int64_t runId = 0;
+  int epoch = 0;                 ///< counted from 0
+  int epochs = 0;                ///< total epochs of the run
+  int64_t step = 0;              ///< global optimizer step, from 0
+  int64_t stepInEpoch = 0;       ///< from 0
+  int64_t stepsPerEpoch = 0;
+  double loss = 0;               ///< total objective
+  double ce = 0;
+  double review = 0;             ///< unweighted review loss (sum over levels)
+  double kd = 0;
+  double reviewFactor = 0;       ///< warm-up factor applied this epoch
+  std::vector<double> levelLosses;        ///< per level (or per (i, j) pair), shallow to deep
+  std::vector<std::string> levelLabels;
+  double lr = 0;
+  double imagesPerSecond = 0;    ///< smoothed over recent steps
+  double etaSeconds = 0;         ///< for the whole run
+};
+
+/// After every epoch's evaluation.
+struct EpochProgress {
+  int64_t runId = 0;
+  int epoch = 0;
+  int epochs = 0;
+  double trainLoss = 0;          ///< mean over the epoch's steps
+  double trainTop1 = 0;          ///< percent, on the augmented training batches
+  double testLoss = 0;
+  double testTop1 = 0;           ///< percent
+  double testTop5 = 0;           ///< percent
+  double valTop1 = -1;           ///< percent, -1 when there is no validation split
+  double bestTop1 = 0;
+  double lr = 0;
+  double seconds = 0;            ///< wall time of the epoch (train + evaluation)
+};
+
+/// One C x H x W float map (row-major) of a feature snapshot.
+struct FeatureMap {
+  std::vector<int64_t> shape;    ///< {C, H, W}; empty when absent
+  std::vector<float> values;
+  bool empty() const { return values.empty(); }
+};
+
+/// One distilled level of a feature snapshot (for the probe image).
+struct LevelSnapshot {
+  std::string label;             ///< "level 1 (16@32x32 <- 16@32x32)"
+  FeatureMap teacher;            ///< teacher feature (what the review output is compared with)
+  FeatureMap reviewOutput;       ///< the head's output for this level
+  FeatureMap attentionCurrent;   ///< ABF map a0 (1 x H x W), empty when the level does not fuse with attention
+  FeatureMap attentionResidual;  ///< ABF map a1
+  double loss = 0;               ///< this level's HCL (or MSE) for the probe image
+};
+
+/// Every `snapshot_every` steps: the probe image through teacher, student and head.
+struct FeatureSnapshot {
+  int64_t runId = 0;
+  int epoch = 0;
+  int64_t step = 0;
+  int64_t probeIndex = 0;        ///< index of the probe image in the test set
+  int probeLabel = 0;
+  FeatureMap probeImage;         ///< the raw image, C x H x W in [0, 1]
+  std::vector<LevelSnapshot> levels;
+};
+
+/// What the trainer calls (on its own thread). Any may be empty.
+struct TrainerCallbacks {
+  std::function<void(const StepProgress&)> onStep;
+  std::function<void(const EpochProgress&)> onEpoch;
+  std::function<void(const FeatureSnapshot&)> onSnapshot;
+  /// Free-text status changes ("loading Fashion-MNIST", "training teacher", ...).
+  std::function<void(const std::string&)> onStatus;
+};
+
+/// How a run ended.
+struct RunOutcome {
+  int64_t runId = 0;
+  std::string status;            ///< finished, stopped, failed, diverged
+  std::string message;           ///< why, for anything but finished
+  int epochsDone = 0;
+  double bestTop1 = 0;
+  double lastTop1 = 0;
+  double seconds = 0;
+  bool ok() const { return status == "finished" || status == "stopped"; }
+};
+
+/// Polled by the trainer after every step; set from any thread.
+using StopFlag = std::atomic<bool>;
+
+}  // namespace rkd

@@ -1,0 +1,123 @@
+#pragma once
+// The complete description of one run, as JSON. Every field is validated where it enters, with a message that
+// names the field and the allowed values.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rkd {
+
+/// Where the frozen teacher of a distillation run comes from.
+struct TeacherSource {
+  std::string arch;            ///< zoo name
+  int64_t run = 0;             ///< a finished teacher run in the store (its best checkpoint), 0 = none
+  std::string checkpoint;      ///< or a PyTorch/studio checkpoint file
+  /// "eval": frozen, eval mode under no-grad (default). "batch-stats": the reference's quirk, the teacher's
+  /// BatchNorm uses batch statistics and keeps updating its running statistics.
+  std::string mode = "eval";
+};
+
+/// Dataset section (mirrors DatasetSpec; kept as plain values so the config has no torch types).
+struct DataConfig {
+  std::string kind = "fashion-mnist";  ///< fashion-mnist, mnist, cifar10, cifar100, folder
+  std::string path;                    ///< empty = the kind's default location
+  int64_t perClass = 0;                ///< training images per class, 0 = all
+  int64_t testPerClass = 0;            ///< test images per class, 0 = all
+  int64_t validation = 0;              ///< images held out of training for validation
+  int64_t padTo = 0;                   ///< zero-pad images to this size (28 -> 32), 0 = off
+  int64_t imageSize = 0;               ///< folder datasets: resize to this size, 0 = as stored
+  std::vector<double> mean;            ///< given normalisation, empty = preset/computed
+  std::vector<double> std;
+  std::string flip = "auto";           ///< auto (on for CIFAR/folder/Fashion-MNIST, off for MNIST), on, off
+  int64_t cropPadding = -1;            ///< random-crop padding in pixels, -1 = auto (4)
+};
+
+/// Review head switches and weights (spec sections 3-6).
+struct ReviewConfig {
+  bool review = true;
+  bool residual = true;
+  bool abf = true;
+  bool hcl = true;
+  std::vector<int64_t> pyramid{4, 2, 1};
+  double weight = 1.0;      ///< review loss weight
+  int64_t warmupEpochs = 20;
+};
+
+struct OptimConfig {
+  int64_t epochs = 240;
+  int64_t batchSize = 128;
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weightDecay = 5e-4;
+  std::string schedule = "multistep";  ///< multistep or cosine
+  std::vector<int64_t> milestones{150, 180, 210};
+  double gamma = 0.1;
+};
+
+/// One run. kind "teacher" trains `student` with cross-entropy (the network is called student throughout:
+/// it is the one whose weights change); kind "student" distils from `teacher` with `method`.
+struct RunConfig {
+  std::string name;
+  std::string kind = "student";        ///< teacher or student
+  std::string method = "reviewkd";     ///< student runs: reviewkd, kd, student-alone; teacher runs: ce
+  std::string student = "resnet20";    ///< the trained network's zoo name
+  TeacherSource teacher;
+  DataConfig data;
+  ReviewConfig review;
+  double ceWeight = 1.0;
+  double kdWeight = 0.0;               ///< Hinton KD term (method kd: required > 0; reviewkd: optional)
+  double kdTemperature = 4.0;
+  OptimConfig optim;
+  std::string device = "auto";         ///< auto, cpu, cuda, cuda:N
+  int64_t seed = 1;
+  int64_t threads = 0;                 ///< CPU threads, 0 = all cores
+  int64_t snapshotEvery = 50;          ///< steps between feature snapshots (0 = off)
+  std::string channelsLast = "auto";   ///< auto (on for CPU), on, off
+
+  /// Throws rkd::InputError naming the field, the value and the allowed values.
+  void validate() const;
+  /// One-line summary: "resnet56 -> resnet20 reviewkd [review residual abf hcl] w=0.6".
+  std::string summary() const;
+};
+
+nlohmann::json toJson(const RunConfig& config);
+/// Strict: unknown fields and wrong types are errors naming the field path (e.g. "optim.lr"). `source` names
+/// the file or preset in messages. Missing fields keep their defaults. Validates the result.
+RunConfig runConfigFromJson(const nlohmann::json& json, const std::string& source);
+/// Reads a JSON config file (errors name the file, line and column of a syntax error).
+RunConfig loadRunConfig(const std::string& path);
+/// Applies `key=value` overrides with dotted paths ("optim.epochs=5", "review.abf=false"); the value is
+/// parsed as JSON when it is valid JSON, else taken as a string. Unknown keys are errors listing the keys.
+RunConfig applyOverrides(const RunConfig& config, const std::vector<std::string>& overrides);
+
+/// Published pairs (spec section 7) and the quick CPU demo.
+struct Preset {
+  std::string name;         ///< e.g. "resnet56-resnet20", "quick"
+  std::string description;
+  RunConfig teacher;        ///< how to train the teacher of this preset
+  RunConfig student;        ///< the ReviewKD student run (all switches on)
+};
+const std::vector<Preset>& presets();
+/// Throws InputError listing the preset names when unknown.
+const Preset& findPreset(const std::string& name);
+
+/// The paper's CIFAR-100 numbers for a published pair (spec sections 6-7), empty when the pair is not published.
+struct PublishedNumbers {
+  double teacher = 0, student = 0, kd = 0, crd = 0, reviewkd = 0;
+  /// Ablation rows (review, residual, abf, hcl) -> top-1; only resnet56 -> resnet20 has them.
+  std::vector<std::pair<std::vector<bool>, double>> ablation;
+};
+std::optional<PublishedNumbers> publishedNumbers(const std::string& teacher, const std::string& student);
+
+/// The review loss weight the reference scripts use for a pair; 5.0 (the spec's sane start) when unknown.
+double referenceReviewWeight(const std::string& teacher, const std::string& student);
+
+/// The eight rows of the ablation study for one preset's student config: student alone, Hinton KD, and the
+/// six switch rows of spec section 6 (same-level only ... full method), each with a short label.
+std::vector<std::pair<std::string, RunConfig>> ablationGrid(const RunConfig& reviewStudent);
+
+}  // namespace rkd

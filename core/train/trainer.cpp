@@ -1,0 +1,619 @@
+#include "core/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/common/device.h"
+#include "core/common/errors.h"
+#include "core/common/logging.h"
+#include "core/common/threads.h"
+#include "core/common/version.h"
+#include "core/data/augment.h"
+#include "core/data/dataset.h"
+#include "core/io/checkpoint.h"
+#include "core/train/training_step.h"
+
+namespace rkd {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+DatasetSpec datasetSpec(const RunConfig& c) {
+  DatasetSpec s;
+  s.kind = datasetKindFromString(c.data.kind);
+  s.path = c.data.path;
+  s.perClass = c.data.perClass;
+  s.testPerClass = c.data.testPerClass;
+  s.valCount = c.data.validation;
+  s.seed = static_cast<uint64_t>(c.seed);
+  s.padTo = c.data.padTo;
+  s.mean = c.data.mean;
+  s.std = c.data.std;
+  s.folderImageSize = c.data.imageSize;
+  return s;
+}
+
+AugmentOptions augmentation(const RunConfig& c) {
+  AugmentOptions a = defaultAugmentation(datasetKindFromString(c.data.kind));
+  if (c.data.flip == "on") a.horizontalFlip = true;
+  if (c.data.flip == "off") a.horizontalFlip = false;
+  if (c.data.cropPadding >= 0) a.cropPadding = c.data.cropPadding;
+  return a;
+}
+
+DistillSettings distillSettings(const RunConfig& c) {
+  DistillSettings s;
+  if (c.kind == "teacher" || c.method == "student-alone")
+    s.method = Method::StudentAlone;
+  else if (c.method == "kd")
+    s.method = Method::HintonKD;
+  else
+    s.method = Method::ReviewKD;
+  s.review = c.review.review;
+  s.residual = c.review.residual;
+  s.abf = c.review.abf;
+  s.hcl = c.review.hcl;
+  s.pyramid = c.review.pyramid;
+  s.reviewWeight = c.review.weight;
+  s.ceWeight = c.ceWeight;
+  s.kdWeight = c.kdWeight;
+  s.kdTemperature = c.kdTemperature;
+  s.warmupEpochs = static_cast<int>(c.review.warmupEpochs);
+  s.validate();
+  return s;
+}
+
+// Tensor map entry holding one double (checkpoint metadata).
+torch::Tensor scalarTensor(double v) { return torch::tensor({v}, torch::kDouble); }
+double scalarValue(const TensorMap& m, const std::string& key, const std::string& file) {
+  auto it = m.find(key);
+  if (it == m.end())
+    throw InputError("checkpoint '" + file + "' has no '" + key + "' entry", "it was not written by this studio's trainer");
+  return it->second.item<double>();
+}
+
+FeatureMap toFeatureMap(const torch::Tensor& t) {
+  FeatureMap m;
+  if (!t.defined()) return m;
+  auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  m.shape = c.sizes().vec();
+  m.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return m;
+}
+
+}  // namespace
+
+double scheduledLr(const OptimConfig& optim, int64_t epoch) {
+  if (optim.schedule == "cosine")
+    return optim.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(optim.epochs)));
+  double lr = optim.lr;
+  for (int64_t m : optim.milestones)
+    if (epoch > m) lr *= optim.gamma;
+  return lr;
+}
+
+// Everything one run needs while it trains.
+struct Trainer::Impl {
+  Trainer& owner;
+  RunConfig config;
+  int64_t runId = 0;
+  torch::Device device = torch::kCPU;
+  DatasetSplits splits;
+  std::unique_ptr<TrainingStep> step;
+  std::unique_ptr<BatchLoader> trainLoader;
+  std::unique_ptr<MetricWriter> writer;
+  // Position and running values (checkpointed).
+  int64_t epoch = 0;          // epoch in progress
+  int64_t stepInEpoch = 0;    // steps already done in `epoch`
+  int64_t globalStep = 0;
+  double bestTop1 = 0;
+  double lastTop1 = 0;
+  double epochLossSum = 0;
+  double epochCorrect = 0;
+  double epochSeen = 0;
+  int64_t epochsDone = 0;
+  std::vector<int64_t> classCorrect, classTotal;
+  Clock::time_point started = Clock::now();
+  double smoothedImagesPerSecond = 0;
+  double evalSeconds = 0;
+
+  explicit Impl(Trainer& t) : owner(t) {}
+
+  void status(const std::string& s) {
+    logger("core.train")->info("{}", s);
+    if (owner.m_callbacks.onStatus) owner.m_callbacks.onStatus(s);
+  }
+
+  Backbone loadTeacher(int64_t numClasses, int64_t inChannels) {
+    std::string file = config.teacher.checkpoint;
+    std::string arch = config.teacher.arch;
+    if (config.teacher.run <= 0 && file.empty())
+      throw InputError("method " + config.method + " needs a teacher, and the config names none",
+                       "set teacher.run to a finished teacher run (reviewkd runs list --kind teacher) or "
+                       "teacher.checkpoint to a PyTorch or studio checkpoint file");
+    if (config.teacher.run > 0) {
+      auto rec = owner.m_store.getRun(config.teacher.run);
+      if (!rec)
+        throw InputError("teacher.run " + std::to_string(config.teacher.run) + " does not exist in " +
+                             owner.m_store.path(),
+                         "list finished teacher runs with: reviewkd runs list --kind teacher");
+      if (rec->status != RunStatus::Finished && rec->status != RunStatus::Stopped)
+        throw InputError("teacher run " + std::to_string(rec->id) + " is " + toString(rec->status),
+                         "pick a finished (or stopped) teacher run, or resume this one first");
+      if (arch.empty()) arch = rec->studentArch;
+      if (arch != rec->studentArch)
+        throw InputError("teacher.arch is " + arch + " but teacher run " + std::to_string(rec->id) + " trained " +
+                             rec->studentArch,
+                         "leave teacher.arch empty or set it to " + rec->studentArch);
+      std::string best, last;
+      for (const auto& ck : owner.m_store.listCheckpoints(rec->id)) {
+        if (ck.kind == CheckpointKind::Best) best = ck.path;
+        if (ck.kind == CheckpointKind::Last) last = ck.path;
+      }
+      file = !best.empty() ? best : last;
+      if (file.empty())
+        throw InputError("teacher run " + std::to_string(rec->id) + " has no checkpoint", "train the teacher again");
+      config.teacher.arch = arch;
+    }
+    Backbone teacher = createBackbone({arch, numClasses, inChannels});
+    ImportedStateDict details;
+    LoadReport report = importCheckpoint(*teacher, file, &details);
+    if (!report.ok())
+      throw InputError("teacher checkpoint '" + file + "' does not fit " + arch + " with " +
+                           std::to_string(numClasses) + " classes and " + std::to_string(inChannels) +
+                           " input channels: " + report.describe(),
+                       "pick the teacher's network and the dataset it was trained on");
+    return teacher;
+  }
+
+  void warnIfTeacherIsWeak() {
+    if (config.teacher.run <= 0) return;
+    auto teacher = owner.m_store.getRun(config.teacher.run);
+    if (!teacher || !teacher->bestTop1) return;
+    RunFilter f;
+    f.studentArch = config.student;
+    f.status = RunStatus::Finished;
+    for (const auto& r : owner.m_store.listRuns(f)) {
+      if (r.method != "student-alone" || r.dataset != config.data.kind || !r.bestTop1) continue;
+      if (*r.bestTop1 >= *teacher->bestTop1) {
+        status("warning: teacher run " + std::to_string(teacher->id) + " (best top-1 " +
+               std::to_string(*teacher->bestTop1) + ") is not above the student alone (run " + std::to_string(r.id) +
+               ", " + std::to_string(*r.bestTop1) + "): distillation is likely to pull the student down");
+        return;
+      }
+    }
+  }
+
+  // Builds data, networks and the step from `config`. Throws InputError for bad input.
+  void build() {
+    config.validate();
+    useThreads(static_cast<int>(config.threads));
+    device = parseDevice(config.device);
+    torch::manual_seed(static_cast<uint64_t>(config.seed));
+    status("loading " + config.data.kind);
+    splits = loadDataset(datasetSpec(config));
+    const int64_t numClasses = splits.train.numClasses;
+    const int64_t inChannels = splits.train.channels();
+    const int64_t imageSize = splits.train.height();
+    Backbone student = createBackbone({config.student, numClasses, inChannels});
+    Backbone teacher;
+    DistillSettings settings = distillSettings(config);
+    if (settings.method != Method::StudentAlone) teacher = loadTeacher(numClasses, inChannels);
+    StepOptions opts;
+    opts.settings = settings;
+    opts.optimizer = {config.optim.lr, config.optim.momentum, config.optim.nesterov, config.optim.weightDecay};
+    opts.device = device;
+    opts.channelsLast = config.channelsLast == "on" || (config.channelsLast == "auto" && device.is_cpu());
+    opts.teacherBatchStats = config.teacher.mode == "batch-stats";
+    opts.inputChannels = inChannels;
+    opts.imageSize = imageSize;
+    step = std::make_unique<TrainingStep>(student, teacher, opts);
+    if (settings.method == Method::ReviewKD) status(step->levels().describe());
+    BatchLoaderOptions lo;
+    lo.batchSize = config.optim.batchSize;
+    lo.shuffle = true;
+    lo.augment = augmentation(config);
+    lo.seed = static_cast<uint64_t>(config.seed);
+    lo.device = device;
+    trainLoader = std::make_unique<BatchLoader>(splits.train, splits.normalization, lo);
+  }
+
+  RunRecord record() const {
+    RunRecord r;
+    r.name = config.name.empty() ? config.summary() : config.name;
+    r.kind = config.kind == "teacher" ? RunKind::Teacher : RunKind::Student;
+    r.method = config.method;
+    r.config = toJson(config);
+    if (config.teacher.run > 0) r.teacherRun = config.teacher.run;
+    r.teacherArch = config.kind == "teacher" ? "" : config.teacher.arch;
+    r.studentArch = config.student;
+    r.dataset = config.data.kind;
+    r.device = deviceText(device);
+    r.seed = config.seed;
+    return r;
+  }
+
+  // Student, head, optimizer and position, atomically (temporary file, then rename).
+  std::string saveCheckpoint(const std::string& name) {
+    TensorMap m;
+    for (const auto& [k, v] : stateDict(*step->student())) m["model." + k] = v;
+    if (!step->objective().head().is_empty())
+      for (const auto& [k, v] : stateDict(*step->objective().head())) m["head." + k] = v;
+    for (const auto& [k, v] : step->optimizer().state()) m["optim." + k] = v;
+    m["meta.epoch"] = scalarTensor(static_cast<double>(epoch));
+    m["meta.step_in_epoch"] = scalarTensor(static_cast<double>(stepInEpoch));
+    m["meta.global_step"] = scalarTensor(static_cast<double>(globalStep));
+    m["meta.best_top1"] = scalarTensor(bestTop1);
+    m["meta.last_top1"] = scalarTensor(lastTop1);
+    m["meta.epochs_done"] = scalarTensor(static_cast<double>(epochsDone));
+    m["meta.epoch_loss_sum"] = scalarTensor(epochLossSum);
+    m["meta.epoch_correct"] = scalarTensor(epochCorrect);
+    m["meta.epoch_seen"] = scalarTensor(epochSeen);
+    m["meta.seed"] = scalarTensor(static_cast<double>(config.seed));
+    const std::string dir = owner.checkpointDir(runId);
+    fs::create_directories(dir);
+    const std::string path = dir + "/" + name + ".pt";
+    writeTensorFile(path, m);
+    return path;
+  }
+
+  void loadCheckpoint(const std::string& path) {
+    TensorMap m = readTensorFile(path);
+    TensorMap model = withPrefix(m, "model.");
+    loadStateDictStrict(*step->student(), model, path);
+    if (!step->objective().head().is_empty()) loadStateDictStrict(*step->objective().head(), withPrefix(m, "head."), path);
+    TensorMap optim = withPrefix(m, "optim.");
+    step->optimizer().loadState(std::map<std::string, torch::Tensor>(optim.begin(), optim.end()));
+    if (step->options().channelsLast) {
+      convertToChannelsLast(*step->student());
+      if (!step->objective().head().is_empty()) convertToChannelsLast(*step->objective().head());
+    }
+    epoch = static_cast<int64_t>(scalarValue(m, "meta.epoch", path));
+    stepInEpoch = static_cast<int64_t>(scalarValue(m, "meta.step_in_epoch", path));
+    globalStep = static_cast<int64_t>(scalarValue(m, "meta.global_step", path));
+    bestTop1 = scalarValue(m, "meta.best_top1", path);
+    lastTop1 = scalarValue(m, "meta.last_top1", path);
+    epochsDone = static_cast<int64_t>(scalarValue(m, "meta.epochs_done", path));
+    epochLossSum = scalarValue(m, "meta.epoch_loss_sum", path);
+    epochCorrect = scalarValue(m, "meta.epoch_correct", path);
+    epochSeen = scalarValue(m, "meta.epoch_seen", path);
+  }
+
+  struct Evaluation {
+    double loss = 0, top1 = 0, top5 = 0;
+  };
+
+  Evaluation evaluate(const TensorDataset& data, bool perClass) {
+    Evaluation e;
+    if (data.size() == 0) return e;
+    torch::NoGradGuard noGrad;
+    step->setTraining(false);
+    BatchLoaderOptions lo;
+    lo.batchSize = 500;
+    lo.shuffle = false;
+    lo.device = device;
+    BatchLoader loader(data, splits.normalization, lo);
+    loader.startEpoch(0);
+    Batch b;
+    torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    torch::Tensor top1 = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    torch::Tensor top5 = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    const int64_t classes = data.numClasses;
+    torch::Tensor correctPerClass = torch::zeros({classes}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    torch::Tensor totalPerClass = torch::zeros({classes}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    while (loader.next(b)) {
+      auto logits = step->student()->forward(step->prepare(b.images));
+      lossSum += torch::nn::functional::cross_entropy(
+                     logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                     .to(torch::kDouble);
+      const int64_t k = std::min<int64_t>(5, logits.size(1));
+      auto topk = std::get<1>(logits.topk(k, 1));
+      auto hit = topk.eq(b.labels.unsqueeze(1));
+      auto hit1 = hit.select(1, 0);
+      top1 += hit1.sum();
+      top5 += hit.any(1).sum();
+      if (perClass) {
+        correctPerClass.index_add_(0, b.labels, hit1.to(torch::kLong));
+        totalPerClass.index_add_(0, b.labels, torch::ones_like(b.labels));
+      }
+    }
+    step->setTraining(true);
+    const double n = static_cast<double>(data.size());
+    e.loss = lossSum.item<double>() / n;
+    e.top1 = 100.0 * static_cast<double>(top1.item<int64_t>()) / n;
+    e.top5 = 100.0 * static_cast<double>(top5.item<int64_t>()) / n;
+    if (perClass) {
+      auto c = correctPerClass.cpu(), t = totalPerClass.cpu();
+      classCorrect.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + classes);
+      classTotal.assign(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + classes);
+    }
+    return e;
+  }
+
+  void snapshot() {
+    if (!owner.m_callbacks.onSnapshot || step->objective().head().is_empty() || !step->teacherForward()) return;
+    torch::NoGradGuard noGrad;
+    const int64_t probe = 0;
+    auto raw = splits.test.images.index({torch::indexing::Slice(probe, probe + 1)});
+    auto x = step->prepare(normalizeImages(raw.to(device), splits.normalization));
+    step->setTraining(false);
+    auto sOut = step->student()->forwardAll(x, false);
+    auto tOut = step->teacherForward()->forwardAll(x, true);
+    const PairLevels& levels = step->levels();
+    auto studentLevels = alignedTail(distilledLevels(sOut, false), levels.size());
+    auto teacherLevels = alignedTail(distilledLevels(tOut, true), levels.size());
+    ReviewHead head = step->objective().head();
+    auto outputs = head->forward(studentLevels);
+    auto attention = head->lastAttention();
+    step->setTraining(true);
+    FeatureSnapshot s;
+    s.runId = runId;
+    s.epoch = static_cast<int>(epoch);
+    s.step = globalStep;
+    s.probeIndex = probe;
+    s.probeLabel = static_cast<int>(splits.test.labels[probe].item<int64_t>());
+    s.probeImage = toFeatureMap(raw[0].to(torch::kFloat) / 255.0);
+    const auto& matches = head->matches();
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      LevelSnapshot l;
+      const int sl = matches[i].studentLevel, tl = matches[i].teacherLevel;
+      const LevelInfo& info = levels.levels[tl];
+      l.label = "level " + std::to_string(tl + 1) + (sl != tl ? " (student level " + std::to_string(sl + 1) + ")" : "") +
+                ": teacher " + std::to_string(info.teacherChannels) + "@" + std::to_string(info.teacherHeight) + "x" +
+                std::to_string(info.teacherWidth);
+      l.teacher = toFeatureMap(teacherLevels[tl][0]);
+      l.reviewOutput = toFeatureMap(outputs[i][0]);
+      if (sl == tl && static_cast<size_t>(sl) < attention.size() && attention[sl].current.defined()) {
+        l.attentionCurrent = toFeatureMap(attention[sl].current[0]);
+        l.attentionResidual = toFeatureMap(attention[sl].residual[0]);
+      }
+      const auto& st = step->objective().settings();
+      l.loss = (st.hcl ? hierarchicalContextLoss(outputs[i], teacherLevels[tl], st.pyramid)
+                       : plainFeatureLoss(outputs[i], teacherLevels[tl]))
+                   .item<double>();
+      s.levels.push_back(std::move(l));
+    }
+    owner.m_callbacks.onSnapshot(s);
+  }
+
+  RunOutcome finish(RunStatus st, const std::string& message) {
+    RunOutcome o;
+    o.runId = runId;
+    o.status = toString(st);
+    o.message = message;
+    o.epochsDone = static_cast<int>(epochsDone);
+    o.bestTop1 = bestTop1;
+    o.lastTop1 = lastTop1;
+    o.seconds = secondsSince(started);
+    try {
+      if (writer) writer->flush();
+    } catch (const std::exception& e) {
+      logger("core.train")->error("metrics flush failed: {}", e.what());
+    }
+    owner.m_store.finishRun(runId, st, message);
+    status("run " + std::to_string(runId) + " " + o.status + (message.empty() ? "" : ": " + message));
+    return o;
+  }
+
+  // The training loop from the current position to the end, a stop request or a divergence.
+  RunOutcome loop() {
+    const int64_t epochs = config.optim.epochs;
+    const int64_t perEpoch = trainLoader->batchesPerEpoch();
+    const int64_t totalSteps = epochs * perEpoch;
+    writer = std::make_unique<MetricWriter>(owner.m_store, runId);
+    Clock::time_point rateMark = Clock::now();
+    int64_t rateImages = 0;
+    const int64_t stepsAtStart = globalStep;
+    status("training " + config.summary() + " on " + deviceText(device) + ", " + std::to_string(perEpoch) +
+           " steps per epoch");
+    for (; epoch < epochs; ++epoch) {
+      const Clock::time_point epochStart = Clock::now();
+      const double lr = scheduledLr(config.optim, epoch);
+      step->optimizer().setLr(lr);
+      trainLoader->startEpoch(epoch);
+      Batch batch;
+      for (int64_t skip = 0; skip < stepInEpoch; ++skip) trainLoader->next(batch);  // resume mid-epoch
+      if (stepInEpoch == 0) epochLossSum = epochCorrect = epochSeen = 0;
+      while (trainLoader->next(batch)) {
+        LossParts parts = step->run(batch.images, batch.labels, static_cast<int>(epoch));
+        const double loss = parts.total.item<double>();
+        if (!std::isfinite(loss)) {
+          const std::string msg = "loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
+                                  std::to_string(epoch) + ", step " + std::to_string(stepInEpoch) +
+                                  " (global step " + std::to_string(globalStep) +
+                                  "); lower optim.lr or review.weight";
+          writer->add(static_cast<int>(epoch), globalStep, "train/loss", loss);
+          return finish(RunStatus::Diverged, msg);
+        }
+        const int64_t n = batch.labels.size(0);
+        epochLossSum += loss * static_cast<double>(n);
+        epochCorrect += static_cast<double>(step->lastLogits().argmax(1).eq(batch.labels).sum().item<int64_t>());
+        epochSeen += static_cast<double>(n);
+        rateImages += n;
+        const double dt = secondsSince(rateMark);
+        if (dt > 0.5) {
+          const double rate = static_cast<double>(rateImages) / dt;
+          smoothedImagesPerSecond = smoothedImagesPerSecond == 0 ? rate : 0.7 * smoothedImagesPerSecond + 0.3 * rate;
+          rateMark = Clock::now();
+          rateImages = 0;
+        }
+        StepProgress p;
+        p.runId = runId;
+        p.epoch = static_cast<int>(epoch);
+        p.epochs = static_cast<int>(epochs);
+        p.step = globalStep;
+        p.stepInEpoch = stepInEpoch;
+        p.stepsPerEpoch = perEpoch;
+        p.loss = loss;
+        p.ce = parts.ce.item<double>();
+        p.review = parts.review.defined() ? parts.review.item<double>() : 0;
+        p.kd = parts.kd.defined() ? parts.kd.item<double>() : 0;
+        p.reviewFactor = parts.reviewFactor;
+        for (const auto& l : parts.levelLosses) p.levelLosses.push_back(l.item<double>());
+        p.levelLabels = parts.levelLabels;
+        p.lr = lr;
+        p.imagesPerSecond = smoothedImagesPerSecond;
+        const double done = static_cast<double>(globalStep + 1 - stepsAtStart);
+        const double elapsed = secondsSince(started);
+        const double remainingSteps = static_cast<double>(totalSteps - globalStep - 1);
+        p.etaSeconds = done > 0 ? elapsed / done * remainingSteps + evalSeconds * static_cast<double>(epochs - epoch - 1) : 0;
+        const int ep = static_cast<int>(epoch);
+        writer->add(ep, globalStep, "train/loss", p.loss);
+        writer->add(ep, globalStep, "train/ce", p.ce);
+        if (parts.review.defined() && step->objective().settings().method == Method::ReviewKD) {
+          writer->add(ep, globalStep, "train/review", p.review);
+          for (size_t i = 0; i < p.levelLosses.size(); ++i)
+            writer->add(ep, globalStep, "train/level/" + p.levelLabels[i], p.levelLosses[i]);
+        }
+        if (step->objective().settings().kdWeight > 0) writer->add(ep, globalStep, "train/kd", p.kd);
+        writer->add(ep, globalStep, "lr", lr);
+        ++stepInEpoch;
+        ++globalStep;
+        if (owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
+        if (config.snapshotEvery > 0 && globalStep % config.snapshotEvery == 0) snapshot();
+        if (owner.m_stop && owner.m_stop->load()) {
+          const std::string path = saveCheckpoint("last");
+          owner.m_store.addCheckpoint(runId, static_cast<int>(epoch), path, CheckpointKind::Last);
+          return finish(RunStatus::Stopped, "stopped on request at epoch " + std::to_string(epoch) + ", step " +
+                                                std::to_string(stepInEpoch) + "; resume with: reviewkd resume " +
+                                                std::to_string(runId));
+        }
+      }
+      // Evaluation of the finished epoch.
+      const Clock::time_point evalStart = Clock::now();
+      const bool lastEpoch = epoch + 1 == epochs;
+      Evaluation test = evaluate(splits.test, lastEpoch);
+      Evaluation val = evaluate(splits.val, false);
+      evalSeconds = secondsSince(evalStart);
+      lastTop1 = test.top1;
+      const bool improved = epochsDone == 0 || test.top1 > bestTop1;
+      if (improved) bestTop1 = test.top1;
+      ++epochsDone;
+      EpochProgress ep;
+      ep.runId = runId;
+      ep.epoch = static_cast<int>(epoch);
+      ep.epochs = static_cast<int>(epochs);
+      ep.trainLoss = epochSeen > 0 ? epochLossSum / epochSeen : 0;
+      ep.trainTop1 = epochSeen > 0 ? 100.0 * epochCorrect / epochSeen : 0;
+      ep.testLoss = test.loss;
+      ep.testTop1 = test.top1;
+      ep.testTop5 = test.top5;
+      ep.valTop1 = splits.val.size() > 0 ? val.top1 : -1;
+      ep.bestTop1 = bestTop1;
+      ep.lr = lr;
+      ep.seconds = secondsSince(epochStart);
+      const int e = static_cast<int>(epoch);
+      writer->add(MetricPoint::epochLevel(e, "epoch/train_loss", ep.trainLoss));
+      writer->add(MetricPoint::epochLevel(e, "epoch/train_top1", ep.trainTop1));
+      writer->add(MetricPoint::epochLevel(e, "test/loss", ep.testLoss));
+      writer->add(MetricPoint::epochLevel(e, "test/top1", ep.testTop1));
+      writer->add(MetricPoint::epochLevel(e, "test/top5", ep.testTop5));
+      if (ep.valTop1 >= 0) writer->add(MetricPoint::epochLevel(e, "val/top1", ep.valTop1));
+      writer->add(MetricPoint::epochLevel(e, "epoch/lr", lr));
+      writer->add(MetricPoint::epochLevel(e, "epoch/seconds", ep.seconds));
+      writer->flush();
+      // Checkpoint the position *after* this epoch, then record the epoch: the store never claims an epoch
+      // that no checkpoint holds.
+      ++epoch;
+      stepInEpoch = 0;
+      epochLossSum = epochCorrect = epochSeen = 0;
+      const std::string last = saveCheckpoint("last");
+      owner.m_store.addCheckpoint(runId, e, last, CheckpointKind::Last);
+      if (improved) {
+        const std::string best = owner.checkpointDir(runId) + "/best.pt";
+        fs::copy_file(last, best + ".tmp", fs::copy_options::overwrite_existing);
+        fs::rename(best + ".tmp", best);
+        owner.m_store.addCheckpoint(runId, e, best, CheckpointKind::Best);
+      }
+      owner.m_store.recordEpoch(runId, static_cast<int>(epochsDone), test.top1);
+      --epoch;  // the for loop increments
+      if (owner.m_callbacks.onEpoch) owner.m_callbacks.onEpoch(ep);
+      if (lastEpoch && !classTotal.empty()) {
+        std::vector<ClassAccuracy> classes;
+        for (size_t c = 0; c < classTotal.size(); ++c) {
+          ClassAccuracy a;
+          a.classIndex = static_cast<int>(c);
+          a.className = c < splits.test.classNames.size() ? splits.test.classNames[c] : std::to_string(c);
+          a.accuracy = classTotal[c] > 0 ? 100.0 * static_cast<double>(classCorrect[c]) / static_cast<double>(classTotal[c]) : 0;
+          classes.push_back(a);
+        }
+        owner.m_store.setClassAccuracy(runId, e, classes);
+      }
+      if (owner.m_stop && owner.m_stop->load() && epoch + 1 < epochs) {
+        ++epoch;
+        return finish(RunStatus::Stopped, "stopped on request after epoch " + std::to_string(e) +
+                                              "; resume with: reviewkd resume " + std::to_string(runId));
+      }
+    }
+    return finish(RunStatus::Finished, "");
+  }
+
+  // Runs the loop; anything thrown marks the run failed with the message.
+  RunOutcome guardedLoop() {
+    try {
+      return loop();
+    } catch (const UserError& e) {
+      return finish(RunStatus::Failed, e.full());
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      auto cut = msg.find("\nException raised from");
+      if (cut != std::string::npos) msg = msg.substr(0, cut);
+      return finish(RunStatus::Failed, msg);
+    }
+  }
+};
+
+Trainer::Trainer(RunStore& store, TrainerCallbacks callbacks, const StopFlag* stop)
+    : m_store(store), m_callbacks(std::move(callbacks)), m_stop(stop) {}
+
+std::string Trainer::checkpointDir(int64_t runId) const {
+  return (fs::path(m_store.path()).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
+}
+
+RunOutcome Trainer::start(const RunConfig& config) {
+  Impl run(*this);
+  run.config = config;
+  run.build();
+  run.warnIfTeacherIsWeak();
+  run.runId = m_store.createRun(run.record());
+  run.started = Clock::now();
+  return run.guardedLoop();
+}
+
+RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
+  auto rec = m_store.getRun(runId);
+  if (!rec) throw InputError("run " + std::to_string(runId) + " does not exist in " + m_store.path(), "see: reviewkd runs list");
+  if (rec->status == RunStatus::Running)
+    throw InputError("run " + std::to_string(runId) + " is still running (pid " + std::to_string(rec->pid) + " on " +
+                         rec->hostname + ")",
+                     "stop it first, or wait for it to end");
+  std::string last;
+  for (const auto& ck : m_store.listCheckpoints(runId))
+    if (ck.kind == CheckpointKind::Last) last = ck.path;
+  if (last.empty())
+    throw InputError("run " + std::to_string(runId) + " has no checkpoint to resume from",
+                     "it stopped before finishing its first epoch; start it again");
+  Impl run(*this);
+  run.config = runConfigFromJson(rec->config, "run " + std::to_string(runId) + " config");
+  if (epochs > 0) run.config.optim.epochs = epochs;
+  run.build();
+  run.runId = runId;
+  run.loadCheckpoint(last);
+  if (run.epoch >= run.config.optim.epochs)
+    throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.epoch) + " of " +
+                         std::to_string(run.config.optim.epochs) + " epochs",
+                     "give a larger epoch count to extend it (reviewkd resume " + std::to_string(runId) +
+                         " --epochs N)");
+  if (epochs > 0) m_store.setConfig(runId, toJson(run.config));
+  m_store.updateRunStatus(runId, RunStatus::Running, "resumed from " + last);
+  run.started = Clock::now();
+  run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.epoch) + ", step " +
+             std::to_string(run.stepInEpoch));
+  return run.guardedLoop();
+}
+
+}  // namespace rkd

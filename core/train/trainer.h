@@ -1,0 +1,42 @@
+#pragma once
+// The trainer: runs one RunConfig to the end (or to a stop request), recording everything in the run store
+// as it goes. Runs on the caller's thread; the GUI calls it from a worker thread.
+#include <memory>
+#include <string>
+
+#include "core/store/run_store.h"
+#include "core/train/progress.h"
+#include "core/train/run_config.h"
+
+namespace rkd {
+
+/// Trains teachers and students. One Trainer per run at a time; callbacks are called on the calling thread.
+class Trainer {
+ public:
+  /// `stop` (optional) is polled after every step; set it from any thread to stop after the current step.
+  Trainer(RunStore& store, TrainerCallbacks callbacks = {}, const StopFlag* stop = nullptr);
+
+  /// Starts a new run. Bad input found before the run exists (config, dataset, teacher) throws
+  /// rkd::InputError; anything that goes wrong once the run is in the store marks it failed (or diverged)
+  /// with the message and is returned in the outcome, never thrown.
+  RunOutcome start(const RunConfig& config);
+
+  /// Continues a stopped or interrupted run from its last checkpoint (weights, optimizer state, schedule
+  /// position, data order). `epochs` > 0 changes the total epoch count (to extend a finished run use it too).
+  RunOutcome resume(int64_t runId, int64_t epochs = 0);
+
+  /// Folder of a run's checkpoints: <store folder>/checkpoints/run-<id>.
+  std::string checkpointDir(int64_t runId) const;
+
+ private:
+  struct Impl;
+  RunStore& m_store;
+  TrainerCallbacks m_callbacks;
+  const StopFlag* m_stop;
+};
+
+/// The learning rate of `epoch` (from 0) under the config's schedule: multistep drops by gamma after each
+/// milestone epoch has finished; cosine anneals from lr to 0 over the run.
+double scheduledLr(const OptimConfig& optim, int64_t epoch);
+
+}  // namespace rkd

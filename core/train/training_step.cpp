@@ -1,0 +1,82 @@
+#include "core/train/training_step.h"
+
+#include "core/common/errors.h"
+
+namespace rkd {
+
+void convertToChannelsLast(torch::nn::Module& module) {
+  torch::NoGradGuard noGrad;
+  for (auto& p : module.parameters(true))
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  for (auto& b : module.buffers(true))
+    if (b.dim() == 4) b.set_data(b.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+TrainingStep::TrainingStep(Backbone student, Backbone teacher, const StepOptions& options)
+    : m_options(options), m_student(std::move(student)), m_teacher(std::move(teacher)) {
+  const bool needsTeacher = options.settings.method != Method::StudentAlone;
+  if (needsTeacher && !m_teacher)
+    throw InputError("method " + methodName(options.settings.method) + " needs a teacher", "choose a teacher");
+  m_student->to(options.device);
+  if (m_teacher) {
+    m_teacher->to(options.device);
+    for (auto& p : m_teacher->parameters()) p.set_requires_grad(false);
+    if (options.teacherBatchStats) {
+      m_teacher->train();
+      m_teacherForward = m_teacher;
+    } else {
+      m_teacher->eval();
+      m_teacherForward = fuseForInference(m_teacher);
+      m_teacherForward->eval();
+    }
+  }
+  if (options.settings.method == Method::ReviewKD)
+    m_levels = derivePairLevels(*m_student, *m_teacher, options.inputChannels, options.imageSize);
+  m_objective = std::make_unique<DistillObjective>(options.settings, m_levels);
+  m_objective->to(options.device);
+  if (options.channelsLast) {
+    convertToChannelsLast(*m_student);
+    if (m_teacherForward) convertToChannelsLast(*m_teacherForward);
+    if (!m_objective->head().is_empty()) convertToChannelsLast(*m_objective->head());
+  }
+  std::vector<torch::Tensor> params;
+  for (const auto& p : m_student->named_parameters(true)) {
+    params.push_back(p.value());
+    m_names.push_back("student." + p.key());
+  }
+  if (!m_objective->head().is_empty())
+    for (const auto& p : m_objective->head()->named_parameters(true)) {
+      params.push_back(p.value());
+      m_names.push_back("head." + p.key());
+    }
+  m_optimizer = std::make_unique<NesterovSgd>(params, m_names, options.optimizer);
+  setTraining(true);
+}
+
+void TrainingStep::setTraining(bool on) {
+  m_student->train(on);
+  m_objective->train(on);
+}
+
+torch::Tensor TrainingStep::prepare(const torch::Tensor& images) const {
+  auto x = images.to(m_options.device);
+  return m_options.channelsLast ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+LossParts TrainingStep::run(const torch::Tensor& images, const torch::Tensor& labels, int epoch) {
+  torch::Tensor x = prepare(images);
+  m_optimizer->zeroGrad();
+  BackboneOutput studentOut = m_student->forwardAll(x, false);
+  BackboneOutput teacherOut;
+  if (m_teacherForward) {
+    torch::NoGradGuard noGrad;
+    teacherOut = m_teacherForward->forwardAll(x, true);
+  }
+  LossParts parts = m_objective->compute(studentOut, m_teacherForward ? &teacherOut : nullptr, labels, epoch);
+  parts.total.backward();
+  m_optimizer->step();
+  m_lastLogits = studentOut.logits.detach();
+  return parts;
+}
+
+}  // namespace rkd

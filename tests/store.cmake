@@ -1,0 +1,12 @@
+# Run store suite. store_writer_child is a second process that writes to a store, for the WAL reader test and the
+# kill -9 recovery test; its path reaches the test through REVIEWKD_STORE_CHILD.
+if(TARGET Qt6::Test)
+  add_executable(store_writer_child store_writer_child.cpp)
+  target_link_libraries(store_writer_child PRIVATE reviewkd_store)
+  reviewkd_warnings(store_writer_child)
+endif()
+reviewkd_core_test(NAME test_store SOURCES test_store.cpp LABELS core TIMEOUT 120)
+if(TARGET test_store)
+  target_compile_definitions(test_store PRIVATE REVIEWKD_STORE_CHILD="$<TARGET_FILE:store_writer_child>")
+  add_dependencies(test_store store_writer_child)
+endif()

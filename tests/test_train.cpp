@@ -1,0 +1,289 @@
+// The trainer end to end on a tiny synthetic set: teacher and student runs, store contents, snapshots,
+// stop + resume equivalence, divergence, a concurrent reader.
+#include <QtTest/QtTest>
+
+#include <atomic>
+#include <thread>
+
+#include "core/common/errors.h"
+#include "core/io/tensor_file.h"
+#include "core/store/run_store.h"
+#include "core/train/run_config.h"
+#include "core/train/trainer.h"
+#include "synthetic_data.h"
+#include "test_support.h"
+
+using namespace rkd;
+
+namespace {
+
+RunConfig tinyConfig(const std::string& dataDir, bool teacher) {
+  RunConfig c;
+  c.name = teacher ? "tiny-teacher" : "tiny-student";
+  c.kind = teacher ? "teacher" : "student";
+  c.method = teacher ? "ce" : "reviewkd";
+  c.student = "resnet8";
+  c.data.kind = "mnist";
+  c.data.path = dataDir;
+  c.data.cropPadding = 0;  // the synthetic classes differ by where a block sits: keep positions
+  c.optim.epochs = 2;
+  c.optim.batchSize = 32;
+  c.optim.lr = 0.05;
+  c.optim.milestones = {};
+  c.device = "cpu";
+  c.threads = 2;
+  c.seed = 3;
+  c.snapshotEvery = 3;
+  c.review.warmupEpochs = 1;
+  c.review.weight = 1.0;
+  return c;
+}
+
+TensorMap checkpointWeights(const std::string& path) {
+  TensorMap all = readTensorFile(path);
+  TensorMap out;
+  for (auto& [k, v] : all)
+    if (k.rfind("model.", 0) == 0 || k.rfind("head.", 0) == 0) out[k] = v;
+  return out;
+}
+
+std::string lastCheckpoint(RunStore& store, int64_t run) {
+  for (const auto& c : store.listCheckpoints(run))
+    if (c.kind == CheckpointKind::Last) return c.path;
+  return {};
+}
+
+}  // namespace
+
+class TestTrain : public QObject {
+  Q_OBJECT
+
+  std::string m_dir;
+  std::string m_data;
+  std::string m_db;
+  int64_t m_teacherRun = 0;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    m_dir = rkdtest::tempDir("train");
+    m_data = m_dir + "/data";
+    QVERIFY(QDir().mkpath(QString::fromStdString(m_data)));
+    rkdtest::writeSyntheticMnist(m_data, 20, 10);
+    m_db = m_dir + "/runs.sqlite";
+  }
+
+  void teacherRunEndToEnd() {
+    RunStore store(m_db);
+    std::vector<double> losses;
+    int epochs = 0;
+    TrainerCallbacks cb;
+    cb.onStep = [&](const StepProgress& p) {
+      losses.push_back(p.loss);
+      QVERIFY(p.lr > 0);
+      QVERIFY(p.stepsPerEpoch == 7);  // 200 images, batch 32, last partial batch kept
+    };
+    cb.onEpoch = [&](const EpochProgress& e) {
+      ++epochs;
+      QVERIFY(e.testTop1 >= 0 && e.testTop1 <= 100);
+      QVERIFY(e.testTop5 >= e.testTop1);
+    };
+    Trainer trainer(store, cb);
+    RunConfig c = tinyConfig(m_data, true);
+    c.optim.epochs = 4;
+    RunOutcome o = trainer.start(c);
+    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QCOMPARE(epochs, 4);
+    QCOMPARE(losses.size(), size_t(28));
+    const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[25] + losses[26] + losses[27]) / 3;
+    QVERIFY2(last < first * 0.8, qPrintable(QString("loss did not fall: %1 -> %2").arg(first).arg(last)));
+    auto rec = store.getRun(o.runId);
+    QVERIFY(rec.has_value());
+    QCOMPARE(QString::fromStdString(toString(rec->status)), QString("finished"));
+    QCOMPARE(rec->epochsDone, 4);
+    QVERIFY(rec->bestTop1.has_value() && *rec->bestTop1 >= *rec->lastTop1 - 1e-9);
+    QVERIFY2(*rec->bestTop1 > 30.0, qPrintable(QString("teacher top-1 %1").arg(*rec->bestTop1)));
+    QCOMPARE(store.metrics(o.runId, "train/loss").size(), size_t(28));
+    QCOMPARE(store.metrics(o.runId, "test/top1").size(), size_t(4));
+    QCOMPARE(store.classAccuracy(o.runId).size(), size_t(10));
+    bool best = false, last_ = false;
+    for (const auto& ck : store.listCheckpoints(o.runId)) {
+      QVERIFY(QFile::exists(QString::fromStdString(ck.path)));
+      best |= ck.kind == CheckpointKind::Best;
+      last_ |= ck.kind == CheckpointKind::Last;
+    }
+    QVERIFY(best && last_);
+    m_teacherRun = o.runId;
+  }
+
+  void reviewStudentWithSnapshots() {
+    QVERIFY(m_teacherRun > 0);
+    RunStore store(m_db);
+    std::vector<FeatureSnapshot> snaps;
+    std::vector<StepProgress> steps;
+    TrainerCallbacks cb;
+    cb.onSnapshot = [&](const FeatureSnapshot& s) { snaps.push_back(s); };
+    cb.onStep = [&](const StepProgress& p) { steps.push_back(p); };
+    Trainer trainer(store, cb);
+    RunConfig c = tinyConfig(m_data, false);
+    c.teacher.run = m_teacherRun;
+    c.teacher.arch = "resnet8";
+    RunOutcome o = trainer.start(c);
+    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QVERIFY(!snaps.empty());
+    const FeatureSnapshot& s = snaps.back();
+    QCOMPARE(s.levels.size(), size_t(4));
+    for (size_t i = 0; i < s.levels.size(); ++i) {
+      const auto& l = s.levels[i];
+      QCOMPARE(l.teacher.shape, l.reviewOutput.shape);
+      QVERIFY(!l.teacher.empty());
+      // Every level but the deepest fuses with attention.
+      QCOMPARE(l.attentionCurrent.empty(), i + 1 == s.levels.size());
+      QVERIFY(std::isfinite(l.loss));
+    }
+    QCOMPARE(s.probeImage.shape, (std::vector<int64_t>{1, 28, 28}));
+    // Warm-up: the review term is off in epoch 0 and on in epoch 1; per-level losses are reported.
+    QCOMPARE(steps.front().reviewFactor, 0.0);
+    QCOMPARE(steps.back().reviewFactor, 1.0);
+    QCOMPARE(steps.back().levelLosses.size(), size_t(4));
+    QVERIFY(store.metrics(o.runId, "train/review").size() == steps.size());
+    auto rec = store.getRun(o.runId);
+    QCOMPARE(rec->teacherRun.value_or(0), m_teacherRun);
+    QCOMPARE(QString::fromStdString(rec->teacherArch), QString("resnet8"));
+  }
+
+  void resumeEquivalence_data() {
+    QTest::addColumn<int>("stopAtStep");
+    QTest::newRow("stop after epoch 1") << -1;
+    QTest::newRow("stop mid-epoch (step 3)") << 3;
+  }
+  void resumeEquivalence() {
+    QFETCH(int, stopAtStep);
+    QVERIFY(m_teacherRun > 0);
+    RunStore store(m_db);
+    RunConfig c = tinyConfig(m_data, false);
+    c.teacher.run = m_teacherRun;
+    c.snapshotEvery = 0;
+    Trainer straight(store);
+    RunOutcome a = straight.start(c);
+    QCOMPARE(QString::fromStdString(a.status), QString("finished"));
+
+    StopFlag stop{false};
+    TrainerCallbacks cb;
+    if (stopAtStep < 0)
+      cb.onEpoch = [&](const EpochProgress& e) {
+        if (e.epoch == 0) stop = true;
+      };
+    else
+      cb.onStep = [&](const StepProgress& p) {
+        if (p.step == stopAtStep) stop = true;
+      };
+    Trainer stopping(store, cb, &stop);
+    RunOutcome b = stopping.start(c);
+    QCOMPARE(QString::fromStdString(b.status), QString("stopped"));
+    QCOMPARE(QString::fromStdString(toString(store.getRun(b.runId)->status)), QString("stopped"));
+    Trainer resuming(store);
+    RunOutcome b2 = resuming.resume(b.runId);
+    QCOMPARE(QString::fromStdString(b2.status), QString("finished"));
+    QCOMPARE(b2.runId, b.runId);
+
+    TensorMap wa = checkpointWeights(lastCheckpoint(store, a.runId));
+    TensorMap wb = checkpointWeights(lastCheckpoint(store, b.runId));
+    QCOMPARE(wa.size(), wb.size());
+    double worst = 0;
+    std::string worstName;
+    for (const auto& [name, t] : wa) {
+      QVERIFY2(wb.count(name), name.c_str());
+      const double d = (t.to(torch::kDouble) - wb.at(name).to(torch::kDouble)).abs().max().item<double>();
+      if (d > worst) {
+        worst = d;
+        worstName = name;
+      }
+    }
+    QVERIFY2(worst <= 1e-6, qPrintable(QString("largest difference %1 in %2").arg(worst).arg(worstName.c_str())));
+    QCOMPARE(store.getRun(b.runId)->epochsDone, 2);
+    QCOMPARE(store.metrics(b.runId, "test/top1").size(), size_t(2));
+  }
+
+  void divergenceStopsTheRun() {
+    RunStore store(m_db);
+    RunConfig c = tinyConfig(m_data, true);
+    c.optim.lr = 1e5;  // far too large: the loss explodes to inf/NaN within a few steps
+    c.optim.weightDecay = 0;
+    c.optim.epochs = 3;
+    Trainer trainer(store);
+    RunOutcome o = trainer.start(c);
+    QCOMPARE(QString::fromStdString(o.status), QString("diverged"));
+    QVERIFY2(o.message.find("epoch") != std::string::npos && o.message.find("step") != std::string::npos,
+             o.message.c_str());
+    auto rec = store.getRun(o.runId);
+    QCOMPARE(QString::fromStdString(toString(rec->status)), QString("diverged"));
+    QCOMPARE(QString::fromStdString(rec->message), QString::fromStdString(o.message));
+  }
+
+  void readerWhileTraining() {
+    RunStore store(m_db);
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0}, sawRunning{0};
+    std::string readerError;
+    int64_t maxMetrics = 0;
+    std::thread reader([&] {
+      try {
+        RunStore second(m_db);  // its own connection
+        while (!done) {
+          for (const auto& r : second.listRuns()) {
+            if (r.status == RunStatus::Running) {
+              ++sawRunning;
+              maxMetrics = std::max(maxMetrics, second.metricCount(r.id));
+            }
+          }
+          ++reads;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      } catch (const std::exception& e) {
+        readerError = e.what();
+      }
+    });
+    Trainer trainer(store);
+    RunConfig c = tinyConfig(m_data, true);
+    RunOutcome o = trainer.start(c);
+    done = true;
+    reader.join();
+    QVERIFY2(readerError.empty(), readerError.c_str());
+    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QVERIFY(reads > 5);
+    QVERIFY(sawRunning > 0);
+    QVERIFY(maxMetrics > 0);
+  }
+
+  void missingTeacherRunIsInputError() {
+    RunStore store(m_db);
+    RunConfig c = tinyConfig(m_data, false);
+    c.teacher.run = 99999;
+    Trainer trainer(store);
+    try {
+      trainer.start(c);
+      QFAIL("expected an InputError");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("99999") != std::string::npos, e.what());
+    }
+  }
+
+  void scheduleFollowsTheSpec() {
+    OptimConfig o;
+    o.lr = 0.1;
+    o.milestones = {150, 180, 210};
+    o.gamma = 0.1;
+    o.epochs = 240;
+    QCOMPARE(scheduledLr(o, 0), 0.1);
+    QCOMPARE(scheduledLr(o, 150), 0.1);
+    QVERIFY(qFuzzyCompare(scheduledLr(o, 151), 0.01));
+    QVERIFY(qFuzzyCompare(scheduledLr(o, 181), 0.001));
+    QVERIFY(qFuzzyCompare(scheduledLr(o, 239), 0.0001));
+    o.schedule = "cosine";
+    QCOMPARE(scheduledLr(o, 0), 0.1);
+    QVERIFY(qFuzzyCompare(scheduledLr(o, 120), 0.05));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrain)
+#include "test_train.moc"
