@@ -9,9 +9,7 @@
 #include "core/train/run_config.h"
 #include "core/train/training_step.h"
 
-#ifdef REVIEWKD_HAS_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
+#include "core/data/augment.h"
 
 namespace rkd::cli {
 namespace {
@@ -29,14 +27,13 @@ struct BenchArgs {
   int threads = 0;
   std::string channelsLast = "auto";
   std::string teacherMode = "eval";
+  int epochs = 3;
+  int64_t trainImages = 50000;
+  int64_t testImages = 10000;
 };
 
 void synchronize(const torch::Device& device) {
-#ifdef REVIEWKD_HAS_CUDA
-  if (device.is_cuda()) c10::cuda::device_synchronize();
-#else
-  (void)device;
-#endif
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
 
 double median(std::vector<double> v) {
@@ -45,7 +42,8 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-int benchStep(const BenchArgs& a) {
+// The step of `a` (random weights), printed as one header line.
+std::unique_ptr<TrainingStep> makeStep(const BenchArgs& a, const char* what) {
   const int threads = useThreads(a.threads);
   const torch::Device device = parseDevice(a.device);
   torch::manual_seed(0);
@@ -62,13 +60,20 @@ int benchStep(const BenchArgs& a) {
   opts.imageSize = a.size;
   Backbone student = createBackbone({a.student, a.classes, 3});
   Backbone teacher = opts.settings.method == Method::StudentAlone ? nullptr : createBackbone({a.teacher, a.classes, 3});
-  TrainingStep step(student, teacher, opts);
-  auto images = torch::randn({a.batch, 3, a.size, a.size}).to(device);
-  auto labels = torch::randint(0, a.classes, {a.batch}, torch::kLong).to(device);
-  std::printf("bench step: %s -> %s, %s, batch %lld, %lldx%lld, device %s, %d threads, channels-last %s, teacher %s\n",
-              a.teacher.c_str(), a.student.c_str(), a.method.c_str(), static_cast<long long>(a.batch),
+  auto step = std::make_unique<TrainingStep>(student, teacher, opts);
+  std::printf("bench %s: %s -> %s, %s, batch %lld, %lldx%lld, device %s, %d threads, channels-last %s, teacher %s\n",
+              what, a.teacher.c_str(), a.student.c_str(), a.method.c_str(), static_cast<long long>(a.batch),
               static_cast<long long>(a.size), static_cast<long long>(a.size), deviceText(device).c_str(), threads,
               opts.channelsLast ? "on" : "off", opts.teacherBatchStats ? "batch-stats" : "eval, BN folded");
+  return step;
+}
+
+int benchStep(const BenchArgs& a) {
+  auto stepPtr = makeStep(a, "step");
+  TrainingStep& step = *stepPtr;
+  const torch::Device device = step.options().device;
+  auto images = torch::randn({a.batch, 3, a.size, a.size}).to(device);
+  auto labels = torch::randint(0, a.classes, {a.batch}, torch::kLong).to(device);
   std::vector<double> times;
   for (int i = 0; i < a.warmup + a.steps; ++i) {
     synchronize(device);
@@ -86,6 +91,69 @@ int benchStep(const BenchArgs& a) {
   return kSuccess;
 }
 
+// Whole epochs on CIFAR-shaped data resident on the device: shuffled, augmented (crop 4 + flip) batches through
+// the training step, then a test pass, exactly as the trainer runs them.
+int benchEpoch(const BenchArgs& a) {
+  auto stepPtr = makeStep(a, "epoch");
+  TrainingStep& step = *stepPtr;
+  const torch::Device device = step.options().device;
+  auto synthetic = [&](int64_t n, const char* name) {
+    TensorDataset d;
+    d.images = torch::randint(0, 256, {n, 3, a.size, a.size}, torch::kByte);
+    d.labels = torch::randint(0, a.classes, {n}, torch::kLong);
+    d.numClasses = a.classes;
+    d.name = name;
+    return d;
+  };
+  TensorDataset train = synthetic(a.trainImages, "synthetic/train"), test = synthetic(a.testImages, "synthetic/test");
+  const Normalization norm = cifarNormalization();
+  BatchLoaderOptions lo;
+  lo.batchSize = a.batch;
+  lo.augment = AugmentOptions{};
+  lo.device = device;
+  BatchLoader loader(train, norm, lo);
+  std::printf("%lld training + %lld test images resident on %s, %lld steps per epoch\n",
+              static_cast<long long>(a.trainImages), static_cast<long long>(a.testImages), deviceText(device).c_str(),
+              static_cast<long long>(loader.batchesPerEpoch()));
+  std::vector<double> times;
+  for (int e = 0; e < a.epochs; ++e) {
+    synchronize(device);
+    auto t0 = std::chrono::steady_clock::now();
+    loader.startEpoch(e);
+    Batch b;
+    torch::Tensor last;
+    while (loader.next(b)) last = step.run(b.images, b.labels, 1).total;
+    Evaluation ev = evaluateStudent(step, test, norm, false);
+    (void)last.item<double>();
+    synchronize(device);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    times.push_back(s);
+    std::printf("epoch %d: %.2f s (%.0f train img/s), test top-1 %.2f\n", e + 1, s,
+                static_cast<double>(a.trainImages) / s, ev.top1);
+    std::fflush(stdout);
+  }
+  // The first epoch carries one-time costs (autotuning, allocator warm-up): the median of the rest when there are.
+  std::vector<double> steady(times.size() > 1 ? times.begin() + 1 : times.begin(), times.end());
+  const double med = median(steady);
+  std::printf("median_epoch_s=%.2f img_per_s=%.0f\n", med, static_cast<double>(a.trainImages) / med);
+  return kSuccess;
+}
+
+// Options both benchmarks take: the pair, method, batch, device and execution settings.
+void addStepOptions(CLI::App* sub, BenchArgs& a) {
+  sub->add_option("--teacher", a.teacher, "teacher network (default resnet56)");
+  sub->add_option("--student", a.student, "student network (default resnet20)");
+  sub->add_option("--method", a.method, "reviewkd, kd or student-alone")
+      ->check(CLI::IsMember({"reviewkd", "kd", "student-alone"}));
+  sub->add_option("--batch", a.batch, "batch size (default 128)")->check(CLI::PositiveNumber);
+  sub->add_option("--device", a.device, "cpu, cuda, cuda:N or auto (default cpu)");
+  sub->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--channels-last", a.channelsLast, "auto (on for CPU), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  sub->add_option("--teacher-mode", a.teacherMode, "eval (frozen, BN folded) or batch-stats (the reference)")
+      ->check(CLI::IsMember({"eval", "batch-stats"}));
+}
+
 }  // namespace
 
 void addBenchCommand(CLI::App& app, Command& command) {
@@ -94,21 +162,20 @@ void addBenchCommand(CLI::App& app, Command& command) {
   auto args = std::make_shared<BenchArgs>();
   auto* step = bench->add_subcommand("step", "time the full training step (teacher forward, student forward and "
                                              "backward, head, optimizer); last line: median_ms=<x> img_per_s=<y>");
-  step->add_option("--teacher", args->teacher, "teacher network (default resnet56)");
-  step->add_option("--student", args->student, "student network (default resnet20)");
-  step->add_option("--method", args->method, "reviewkd, kd or student-alone")
-      ->check(CLI::IsMember({"reviewkd", "kd", "student-alone"}));
-  step->add_option("--batch", args->batch, "batch size (default 128)")->check(CLI::PositiveNumber);
+  addStepOptions(step, *args);
   step->add_option("--size", args->size, "image size (default 32)")->check(CLI::Range(28, 512));
   step->add_option("--steps", args->steps, "timed steps (default 15)")->check(CLI::PositiveNumber);
   step->add_option("--warmup", args->warmup, "untimed warm-up steps (default 3)")->check(CLI::NonNegativeNumber);
-  step->add_option("--device", args->device, "cpu, cuda, cuda:N or auto (default cpu)");
-  step->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  step->add_option("--channels-last", args->channelsLast, "auto (on for CPU), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}));
-  step->add_option("--teacher-mode", args->teacherMode, "eval (frozen, BN folded) or batch-stats (the reference)")
-      ->check(CLI::IsMember({"eval", "batch-stats"}));
   step->callback([&command, args] { command.action = [args] { return benchStep(*args); }; });
+
+  auto* epoch = bench->add_subcommand("epoch", "time whole epochs (train on resident, augmented CIFAR-shaped data, "
+                                               "then a test pass); last line: median_epoch_s=<x> img_per_s=<y>");
+  addStepOptions(epoch, *args);
+  epoch->add_option("--epochs", args->epochs, "epochs timed (default 3; the first is reported, not counted)")
+      ->check(CLI::PositiveNumber);
+  epoch->add_option("--train-images", args->trainImages, "training images (default 50000)")->check(CLI::PositiveNumber);
+  epoch->add_option("--test-images", args->testImages, "test images (default 10000)")->check(CLI::PositiveNumber);
+  epoch->callback([&command, args] { command.action = [args] { return benchEpoch(*args); }; });
 }
 
 }  // namespace rkd::cli

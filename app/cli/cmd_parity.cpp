@@ -54,6 +54,11 @@ void addParityCommand(CLI::App& app, Command& command) {
       throw CLI::ValidationError("parity", "give --arch NAME, or --teacher T --student S --review-weight W");
     command.action = [args] {
       torch::Device device = parseDevice(args->device);
+      if (device.is_cuda()) {
+        // The golden tensors are float32: TF32 matmuls and convolutions would change the function.
+        at::globalContext().setAllowTF32CuBLAS(false);
+        at::globalContext().setAllowTF32CuDNN(false);
+      }
       TensorMap file = readTensorFile(args->file);
       if (!args->arch.empty())
         return printChecks("parity of " + args->arch + " against " + args->file + " on " + deviceText(device),

@@ -90,16 +90,26 @@ torch::Tensor hierarchicalContextLoss(const torch::Tensor& student, const torch:
   TORCH_CHECK(student.dim() == 4 && student.sizes() == teacher.sizes(),
               "hierarchicalContextLoss: student and teacher maps must be N x C x H x W of one shape, got ",
               student.sizes(), " and ", teacher.sizes());
-  const int64_t h = student.size(2);
+  const int64_t h = student.size(2), w = student.size(3);
   torch::Tensor loss = F::mse_loss(student, teacher);
   double weight = 1.0, total = 1.0;
+  // A pyramid level whose bins nest exactly in an already pooled level is pooled from that small map (the
+  // same averages, far less memory traffic forward and backward); otherwise from the full map.
+  torch::Tensor prevS, prevT;
+  int64_t prevSize = 0;
   for (int64_t l : pyramid) {
     if (l >= h) continue;  // the reference compares with the height only
     weight /= 2.0;
     auto options = F::AdaptiveAvgPool2dFuncOptions({l, l});
-    loss = loss + F::mse_loss(F::adaptive_avg_pool2d(student, options), F::adaptive_avg_pool2d(teacher, options)) *
-                      weight;
+    const bool nested = prevSize > 0 && h % prevSize == 0 && w % prevSize == 0 && prevSize % l == 0;
+    torch::Tensor ps = F::adaptive_avg_pool2d(nested ? prevS : student, options);
+    torch::Tensor pt = F::adaptive_avg_pool2d(nested ? prevT : teacher, options);
+    loss = loss + F::mse_loss(ps, pt) * weight;
     total += weight;
+    if (!nested && !(h % l == 0 && w % l == 0)) continue;  // overlapping bins: later levels use the full map
+    prevS = ps;
+    prevT = pt;
+    prevSize = l;
   }
   return loss / total;
 }

@@ -186,7 +186,13 @@ FusionResult AttentionFusionImpl::forward(const torch::Tensor& x, const torch::T
     TORCH_CHECK(residual.defined(), "AttentionFusion: a fusing level needs the deeper residual");
     torch::Tensor y = resizeNearest(residual, h, w);
     if (m_attConv) {
-      torch::Tensor z = m_attConv->forward(torch::cat({fused, y}, 1));
+      // att_conv over cat([fused, y]) computed as the sum of its two halves: the same function without
+      // materialising the 2*mid_c concatenation (and its backward), which dominates the memory traffic.
+      const auto& conv = m_attConv[0]->as<torch::nn::Conv2d>();
+      const int64_t mid = fused.size(1);
+      torch::Tensor logits = torch::conv2d(fused, conv->weight.narrow(1, 0, mid), conv->bias) +
+                             torch::conv2d(y, conv->weight.narrow(1, mid, mid));
+      torch::Tensor z = torch::sigmoid(logits);
       torch::Tensor a0 = z.select(1, 0).view({n, 1, h, w});
       torch::Tensor a1 = z.select(1, 1).view({n, 1, h, w});
       fused = fused * a0 + y * a1;

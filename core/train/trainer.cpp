@@ -283,57 +283,6 @@ struct Trainer::Impl {
     epochSeen = scalarValue(m, "meta.epoch_seen", path);
   }
 
-  struct Evaluation {
-    double loss = 0, top1 = 0, top5 = 0;
-  };
-
-  Evaluation evaluate(const TensorDataset& data, bool perClass) {
-    Evaluation e;
-    if (data.size() == 0) return e;
-    torch::NoGradGuard noGrad;
-    step->setTraining(false);
-    BatchLoaderOptions lo;
-    lo.batchSize = 500;
-    lo.shuffle = false;
-    lo.device = device;
-    BatchLoader loader(data, splits.normalization, lo);
-    loader.startEpoch(0);
-    Batch b;
-    torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
-    torch::Tensor top1 = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    torch::Tensor top5 = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    const int64_t classes = data.numClasses;
-    torch::Tensor correctPerClass = torch::zeros({classes}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    torch::Tensor totalPerClass = torch::zeros({classes}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    while (loader.next(b)) {
-      auto logits = step->student()->forward(step->prepare(b.images));
-      lossSum += torch::nn::functional::cross_entropy(
-                     logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                     .to(torch::kDouble);
-      const int64_t k = std::min<int64_t>(5, logits.size(1));
-      auto topk = std::get<1>(logits.topk(k, 1));
-      auto hit = topk.eq(b.labels.unsqueeze(1));
-      auto hit1 = hit.select(1, 0);
-      top1 += hit1.sum();
-      top5 += hit.any(1).sum();
-      if (perClass) {
-        correctPerClass.index_add_(0, b.labels, hit1.to(torch::kLong));
-        totalPerClass.index_add_(0, b.labels, torch::ones_like(b.labels));
-      }
-    }
-    step->setTraining(true);
-    const double n = static_cast<double>(data.size());
-    e.loss = lossSum.item<double>() / n;
-    e.top1 = 100.0 * static_cast<double>(top1.item<int64_t>()) / n;
-    e.top5 = 100.0 * static_cast<double>(top5.item<int64_t>()) / n;
-    if (perClass) {
-      auto c = correctPerClass.cpu(), t = totalPerClass.cpu();
-      classCorrect.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + classes);
-      classTotal.assign(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + classes);
-    }
-    return e;
-  }
-
   void snapshot() {
     if (!owner.m_callbacks.onSnapshot || step->objective().head().is_empty() || !step->teacherForward()) return;
     torch::NoGradGuard noGrad;
@@ -486,8 +435,12 @@ struct Trainer::Impl {
       // Evaluation of the finished epoch.
       const Clock::time_point evalStart = Clock::now();
       const bool lastEpoch = epoch + 1 == epochs;
-      Evaluation test = evaluate(splits.test, lastEpoch);
-      Evaluation val = evaluate(splits.val, false);
+      Evaluation test = evaluateStudent(*step, splits.test, splits.normalization, lastEpoch);
+      Evaluation val = evaluateStudent(*step, splits.val, splits.normalization, false);
+      if (lastEpoch) {
+        classCorrect = test.classCorrect;
+        classTotal = test.classTotal;
+      }
       evalSeconds = secondsSince(evalStart);
       lastTop1 = test.top1;
       const bool improved = epochsDone == 0 || test.top1 > bestTop1;

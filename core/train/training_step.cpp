@@ -1,6 +1,7 @@
 #include "core/train/training_step.h"
 
 #include "core/common/errors.h"
+#include "core/data/augment.h"
 
 namespace rkd {
 
@@ -77,6 +78,55 @@ LossParts TrainingStep::run(const torch::Tensor& images, const torch::Tensor& la
   m_optimizer->step();
   m_lastLogits = studentOut.logits.detach();
   return parts;
+}
+
+Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const Normalization& norm, bool perClass,
+                           int64_t batchSize) {
+  Evaluation e;
+  if (data.size() == 0) return e;
+  torch::NoGradGuard noGrad;
+  const torch::Device device = step.options().device;
+  step.setTraining(false);
+  BatchLoaderOptions lo;
+  lo.batchSize = batchSize;
+  lo.shuffle = false;
+  lo.device = device;
+  BatchLoader loader(data, norm, lo);
+  loader.startEpoch(0);
+  Batch b;
+  const auto on = [&](torch::ScalarType t) { return torch::TensorOptions().dtype(t).device(device); };
+  torch::Tensor lossSum = torch::zeros({}, on(torch::kDouble));
+  torch::Tensor top1 = torch::zeros({}, on(torch::kLong));
+  torch::Tensor top5 = torch::zeros({}, on(torch::kLong));
+  const int64_t classes = data.numClasses;
+  torch::Tensor correctPerClass = torch::zeros({classes}, on(torch::kLong));
+  torch::Tensor totalPerClass = torch::zeros({classes}, on(torch::kLong));
+  while (loader.next(b)) {
+    auto logits = step.student()->forward(step.prepare(b.images));
+    lossSum += torch::nn::functional::cross_entropy(
+                   logits, b.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                   .to(torch::kDouble);
+    const int64_t k = std::min<int64_t>(5, logits.size(1));
+    auto hit = std::get<1>(logits.topk(k, 1)).eq(b.labels.unsqueeze(1));
+    auto hit1 = hit.select(1, 0);
+    top1 += hit1.sum();
+    top5 += hit.any(1).sum();
+    if (perClass) {
+      correctPerClass.index_add_(0, b.labels, hit1.to(torch::kLong));
+      totalPerClass.index_add_(0, b.labels, torch::ones_like(b.labels));
+    }
+  }
+  step.setTraining(true);
+  const double n = static_cast<double>(data.size());
+  e.loss = lossSum.item<double>() / n;
+  e.top1 = 100.0 * static_cast<double>(top1.item<int64_t>()) / n;
+  e.top5 = 100.0 * static_cast<double>(top5.item<int64_t>()) / n;
+  if (perClass) {
+    auto c = correctPerClass.cpu(), t = totalPerClass.cpu();
+    e.classCorrect.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + classes);
+    e.classTotal.assign(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + classes);
+  }
+  return e;
 }
 
 }  // namespace rkd

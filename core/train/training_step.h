@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/common/nesterov_sgd.h"
+#include "core/data/dataset.h"
 #include "core/distill/levels.h"
 #include "core/distill/objective.h"
 #include "core/models/backbone.h"
@@ -67,6 +68,20 @@ class TrainingStep {
   std::vector<std::string> m_names;
   torch::Tensor m_lastLogits;
 };
+
+/// Test-set metrics of the step's student (eval mode, no-grad; the student is put back in train mode).
+struct Evaluation {
+  double loss = 0;   ///< mean cross-entropy
+  double top1 = 0;   ///< percent
+  double top5 = 0;   ///< percent
+  std::vector<int64_t> classCorrect;  ///< per class, when asked for
+  std::vector<int64_t> classTotal;
+};
+
+/// Evaluates the student of `step` on `data` (raw uint8 images, normalised with `norm`) in batches of
+/// `batchSize`, on the step's device. Reads the counts back once at the end.
+Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const Normalization& norm,
+                           bool perClass, int64_t batchSize = 500);
 
 /// Converts every 4-D parameter and buffer of `module` to channels-last memory format in place.
 void convertToChannelsLast(torch::nn::Module& module);
