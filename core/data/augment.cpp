@@ -46,21 +46,36 @@ Augmenter::Augmenter(const AugmentOptions& options, const Normalization& norm, u
 
 void Augmenter::reseed(uint64_t seed) { m_generator = at::make_generator<at::CPUGeneratorImpl>(seed); }
 
-torch::Tensor Augmenter::augmentRaw(const torch::Tensor& images) {
-  TORCH_CHECK(images.dim() == 4, "Augmenter: expected N x C x H x W images, got ", images.sizes());
-  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
-  const int64_t p = m_options.cropPadding;
-  if (n == 0 || (p == 0 && !m_options.horizontalFlip)) return images;
+Augmenter::Draws Augmenter::Draws::slice(int64_t start, int64_t length) const {
+  return {dy.narrow(0, start, length), dx.narrow(0, start, length), flip.narrow(0, start, length)};
+}
 
-  // Random numbers on the CPU from our generator (same stream on any device), then one small copy each.
+Augmenter::Draws Augmenter::draw(int64_t n, const torch::Device& device) {
+  // Random numbers on the CPU from our generator (same stream on any device), then one copy each.
+  const int64_t p = m_options.cropPadding;
   auto cpuLong = torch::TensorOptions().dtype(torch::kInt64);
   auto dy = torch::randint(0, 2 * p + 1, {n}, m_generator, cpuLong);
   auto dx = torch::randint(0, 2 * p + 1, {n}, m_generator, cpuLong);
   auto flip = m_options.horizontalFlip ? torch::randint(0, 2, {n}, m_generator, cpuLong) : torch::zeros({n}, cpuLong);
+  return {dy.to(device), dx.to(device), flip.to(device)};
+}
+
+torch::Tensor Augmenter::augmentRaw(const torch::Tensor& images) {
+  TORCH_CHECK(images.dim() == 4, "Augmenter: expected N x C x H x W images, got ", images.sizes());
+  if (images.size(0) == 0 || (m_options.cropPadding == 0 && !m_options.horizontalFlip)) return images;
+  return augmentRaw(images, draw(images.size(0), images.device()));
+}
+
+torch::Tensor Augmenter::augmentRaw(const torch::Tensor& images, const Draws& draws) const {
+  TORCH_CHECK(images.dim() == 4, "Augmenter: expected N x C x H x W images, got ", images.sizes());
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const int64_t p = m_options.cropPadding;
+  if (n == 0 || (p == 0 && !m_options.horizontalFlip)) return images;
+  TORCH_CHECK(draws.dy.size(0) == n, "Augmenter: ", draws.dy.size(0), " draws for ", n, " images");
   const auto dev = images.device();
-  dy = dy.to(dev);
-  dx = dx.to(dev);
-  flip = flip.to(dev);
+  const auto& dy = draws.dy;
+  const auto& dx = draws.dx;
+  const auto& flip = draws.flip;
 
   // Pad with raw zeros, then crop (and flip) with two gathers: rows first, then columns. A flipped image
   // reads column dx + (w - 1 - j) of the padded image instead of dx + j.
@@ -106,7 +121,10 @@ void BatchLoader::startEpoch(int64_t epoch) {
   } else {
     m_order = torch::arange(n, longOnDevice);
   }
-  if (m_augmenter) m_augmenter->reseed(mixSeed(m_options.seed, 2 * e + 2));
+  if (m_augmenter) {
+    m_augmenter->reseed(mixSeed(m_options.seed, 2 * e + 2));
+    m_draws = m_augmenter->draw(n, m_options.device);
+  }
   m_position = 0;
 }
 
@@ -115,10 +133,10 @@ bool BatchLoader::next(Batch& batch) {
   if (m_position >= n) return false;
   const int64_t len = std::min(m_options.batchSize, n - m_position);  // the last partial batch is kept
   auto idx = m_order.narrow(0, m_position, len);
-  m_position += len;
   auto raw = m_data.images.index_select(0, idx);
   batch.labels = m_data.labels.index_select(0, idx);
-  batch.images = m_augmenter ? (*m_augmenter)(raw) : normalizeImages(raw, m_norm);
+  batch.images = normalizeImages(m_augmenter ? m_augmenter->augmentRaw(raw, m_draws.slice(m_position, len)) : raw, m_norm);
+  m_position += len;
   return true;
 }
 

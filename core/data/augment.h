@@ -1,7 +1,8 @@
 #pragma once
 // Batch augmentation and the epoch batch loader. Everything runs on the tensors' own device (CPU or CUDA);
 // random numbers come from a CPU generator this code owns (so a seed gives the same batches on any device),
-// and only the small per-batch offset/flip tensors and the per-epoch permutation are copied to the device.
+// and a loader copies only the epoch's permutation and its crop offsets and flips to the device, once per
+// epoch: no per-batch host-to-device copies.
 #include <cstdint>
 #include <optional>
 
@@ -29,8 +30,19 @@ class Augmenter {
  public:
   Augmenter(const AugmentOptions& options, const Normalization& norm, uint64_t seed);
 
-  /// Raw uint8 batch -> augmented raw uint8 batch (same shape, same device).
+  /// Crop offsets (dy, dx in [0, 2 * padding]) and flips (0/1) for `n` images, drawn from the stream on the
+  /// CPU and copied to `device` in one go (a loader draws a whole epoch at once: no per-batch copies).
+  struct Draws {
+    torch::Tensor dy, dx, flip;
+    /// Rows [start, start + length).
+    Draws slice(int64_t start, int64_t length) const;
+  };
+  Draws draw(int64_t n, const torch::Device& device);
+
+  /// Raw uint8 batch -> augmented raw uint8 batch (same shape, same device), drawing from the stream.
   torch::Tensor augmentRaw(const torch::Tensor& images);
+  /// Raw uint8 batch augmented with given draws (one row per image, on the images' device).
+  torch::Tensor augmentRaw(const torch::Tensor& images, const Draws& draws) const;
   /// Raw uint8 batch -> augmented, normalised float batch.
   torch::Tensor operator()(const torch::Tensor& images);
   /// Restarts the random stream (same seed -> same sequence of batches).
@@ -84,6 +96,7 @@ class BatchLoader {
   Normalization m_norm;
   BatchLoaderOptions m_options;
   std::optional<Augmenter> m_augmenter;
+  Augmenter::Draws m_draws;  // the current epoch's crop offsets and flips, in batch order, on the device
   torch::Tensor m_order;  // permutation of the current epoch, on the device
   int64_t m_position = 0;
 };
