@@ -369,7 +369,17 @@ struct Trainer::Impl {
       if (stepInEpoch == 0) epochLossSum = epochCorrect = epochSeen = 0;
       while (trainLoader->next(batch)) {
         LossParts parts = step->run(batch.images, batch.labels, static_cast<int>(epoch));
-        const double loss = parts.total.item<double>();
+        // Every scalar of the step in one device-to-host read (one synchronisation per step, not one per value):
+        // total, ce, review, kd, correct predictions, then the level losses.
+        const auto scalar = [&](const torch::Tensor& t) {
+          return t.defined() ? t.detach().reshape({}).to(torch::kDouble) : torch::zeros({}, parts.total.options().dtype(torch::kDouble));
+        };
+        std::vector<torch::Tensor> values{scalar(parts.total), scalar(parts.ce), scalar(parts.review), scalar(parts.kd),
+                                          scalar(step->lastLogits().argmax(1).eq(batch.labels).sum())};
+        for (const auto& l : parts.levelLosses) values.push_back(scalar(l));
+        const torch::Tensor host = torch::stack(values).cpu();
+        const double* v = host.data_ptr<double>();
+        const double loss = v[0];
         if (!std::isfinite(loss)) {
           const std::string msg = "loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
                                   std::to_string(epoch) + ", step " + std::to_string(stepInEpoch) +
@@ -380,7 +390,7 @@ struct Trainer::Impl {
         }
         const int64_t n = batch.labels.size(0);
         epochLossSum += loss * static_cast<double>(n);
-        epochCorrect += static_cast<double>(step->lastLogits().argmax(1).eq(batch.labels).sum().item<int64_t>());
+        epochCorrect += v[4];
         epochSeen += static_cast<double>(n);
         rateImages += n;
         const double dt = secondsSince(rateMark);
@@ -398,11 +408,11 @@ struct Trainer::Impl {
         p.stepInEpoch = stepInEpoch;
         p.stepsPerEpoch = perEpoch;
         p.loss = loss;
-        p.ce = parts.ce.item<double>();
-        p.review = parts.review.defined() ? parts.review.item<double>() : 0;
-        p.kd = parts.kd.defined() ? parts.kd.item<double>() : 0;
+        p.ce = v[1];
+        p.review = v[2];
+        p.kd = v[3];
         p.reviewFactor = parts.reviewFactor;
-        for (const auto& l : parts.levelLosses) p.levelLosses.push_back(l.item<double>());
+        p.levelLosses.assign(v + 5, v + 5 + parts.levelLosses.size());
         p.levelLabels = parts.levelLabels;
         p.lr = lr;
         p.imagesPerSecond = smoothedImagesPerSecond;
