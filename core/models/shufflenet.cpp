@@ -196,21 +196,8 @@ class ShuffleV2Impl : public BackboneImpl {
 
   BackboneOutput forwardAll(const torch::Tensor& input, bool wantPreact) override {
     const auto r = runner();
-    BackboneOutput out;
-    auto x = torch::relu(r.convBn(conv1, bn1, input));
-    out.features.push_back(x);
-    out.preact.push_back(x);
-    for (auto& stage : m_units) {
-      torch::Tensor preact;
-      for (auto& unit : stage) std::tie(x, preact) = unit->run(r, x);
-      out.features.push_back(x);
-      out.preact.push_back(preact);
-    }
-    if (!wantPreact) out.preact.clear();
-    x = torch::relu(r.convBn(conv2, bn2, x));
-    out.pooled = x.mean({2, 3});
-    out.logits = r.linear(linear, out.pooled);
-    return out;
+    return zoo::stemStagesForward(r, conv1, bn1, m_units, linear, input, wantPreact,
+                                  [&](const torch::Tensor& x) { return torch::relu(r.convBn(conv2, bn2, x)); });
   }
 
   std::string classifierName() const override { return "linear"; }

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 // Internal to reviewkd_models: the family factories and the construction helpers they share.
 #include <array>
 #include <string>
@@ -65,11 +66,13 @@ enum class LinearInit { ZeroBias, SmallNormal, Default };
 void initialise(torch::nn::Module& net, ConvInit conv, LinearInit linear);
 
 /// The forward shared by the families whose stem is conv -> BN -> ReLU and whose stages are lists of units
-/// returning (output, preact): the CIFAR ResNets, resnet50 and ShuffleNetV1. Pooled = global mean.
+/// returning (output, preact): the CIFAR ResNets, resnet50 and the ShuffleNets. `beforePool` (ShuffleNetV2's
+/// last 1x1 conv) runs on the last stage's output before the global mean; null = none.
 template <typename Stages>
 BackboneOutput stemStagesForward(const LayerRunner& r, const torch::nn::Conv2d& conv1,
                                  const torch::nn::BatchNorm2d& bn1, const Stages& stages,
-                                 const torch::nn::Linear& classifier, const torch::Tensor& input, bool wantPreact) {
+                                 const torch::nn::Linear& classifier, const torch::Tensor& input, bool wantPreact,
+                                 const std::function<torch::Tensor(const torch::Tensor&)>& beforePool = nullptr) {
   BackboneOutput out;
   auto x = torch::relu(r.convBn(conv1, bn1, input));
   out.features.push_back(x);
@@ -81,6 +84,7 @@ BackboneOutput stemStagesForward(const LayerRunner& r, const torch::nn::Conv2d& 
     out.preact.push_back(preact);
   }
   if (!wantPreact) out.preact.clear();
+  if (beforePool) x = beforePool(x);
   out.pooled = x.mean({2, 3});
   out.logits = r.linear(classifier, out.pooled);
   return out;

@@ -526,25 +526,21 @@ void RunStore::finishRun(int64_t runId, RunStatus status, const std::string& mes
   if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "finishRun");
 }
 
-void RunStore::setBestTop1(int64_t runId, double top1) {
+template <typename T>
+void RunStore::setRunColumn(int64_t runId, const char* column, const T& value, const char* operation) {
   std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "setBestTop1", "UPDATE runs SET best_top1 = ?1, updated_at = ?2 WHERE id = ?3");
-  q.bind(1, top1).bind(2, nowUnixMs()).bind(3, runId).run();
-  if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "setBestTop1");
+  Statement q(m_db, m_path, operation,
+              std::string("UPDATE runs SET ") + column + " = ?1, updated_at = ?2 WHERE id = ?3");
+  q.bind(1, value).bind(2, nowUnixMs()).bind(3, runId).run();
+  if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, operation);
 }
 
-void RunStore::setLastTop1(int64_t runId, double top1) {
-  std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "setLastTop1", "UPDATE runs SET last_top1 = ?1, updated_at = ?2 WHERE id = ?3");
-  q.bind(1, top1).bind(2, nowUnixMs()).bind(3, runId).run();
-  if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "setLastTop1");
-}
+void RunStore::setBestTop1(int64_t runId, double top1) { setRunColumn(runId, "best_top1", top1, "setBestTop1"); }
+
+void RunStore::setLastTop1(int64_t runId, double top1) { setRunColumn(runId, "last_top1", top1, "setLastTop1"); }
 
 void RunStore::setEpochsDone(int64_t runId, int epochsDone) {
-  std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "setEpochsDone", "UPDATE runs SET epochs_done = ?1, updated_at = ?2 WHERE id = ?3");
-  q.bind(1, epochsDone).bind(2, nowUnixMs()).bind(3, runId).run();
-  if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "setEpochsDone");
+  setRunColumn(runId, "epochs_done", epochsDone, "setEpochsDone");
 }
 
 void RunStore::recordEpoch(int64_t runId, int epochsDone, double top1) {

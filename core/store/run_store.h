@@ -292,6 +292,9 @@ class RunStore {
   void requireRun(int64_t runId, const char* operation);
   void execute(const std::string& sql, const char* operation);
   void touch(int64_t runId);
+  /// UPDATE runs SET <column> = value (and the heartbeat); throws for an unknown run.
+  template <typename T>
+  void setRunColumn(int64_t runId, const char* column, const T& value, const char* operation);
 
   std::string m_path;
   RunStoreOptions m_options;
