@@ -47,12 +47,6 @@ TensorMap checkpointWeights(const std::string& path) {
   return out;
 }
 
-std::string lastCheckpoint(RunStore& store, int64_t run) {
-  for (const auto& c : store.listCheckpoints(run))
-    if (c.kind == CheckpointKind::Last) return c.path;
-  return {};
-}
-
 }  // namespace
 
 class TestTrain : public QObject {
@@ -186,8 +180,8 @@ class TestTrain : public QObject {
     QCOMPARE(QString::fromStdString(b2.status), QString("finished"));
     QCOMPARE(b2.runId, b.runId);
 
-    TensorMap wa = checkpointWeights(lastCheckpoint(store, a.runId));
-    TensorMap wb = checkpointWeights(lastCheckpoint(store, b.runId));
+    TensorMap wa = checkpointWeights(store.checkpointPath(a.runId, CheckpointKind::Last));
+    TensorMap wb = checkpointWeights(store.checkpointPath(b.runId, CheckpointKind::Last));
     QCOMPARE(wa.size(), wb.size());
     double worst = 0;
     std::string worstName;

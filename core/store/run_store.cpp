@@ -706,13 +706,17 @@ MetricSeries RunStore::metrics(int64_t runId, const std::string& key) {
   return s;
 }
 
-std::vector<std::string> RunStore::metricKeys(int64_t runId) {
+std::vector<std::string> RunStore::textColumn(const char* operation, const char* sql, std::optional<int64_t> runId) {
   std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "metricKeys", "SELECT DISTINCT key FROM metrics WHERE run_id = ?1 ORDER BY key");
-  q.bind(1, runId);
-  std::vector<std::string> keys;
-  while (q.step()) keys.push_back(q.text(0));
-  return keys;
+  Statement q(m_db, m_path, operation, sql);
+  if (runId) q.bind(1, *runId);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::vector<std::string> RunStore::metricKeys(int64_t runId) {
+  return textColumn("metricKeys", "SELECT DISTINCT key FROM metrics WHERE run_id = ?1 ORDER BY key", runId);
 }
 
 int64_t RunStore::metricCount(int64_t runId) {
@@ -815,6 +819,13 @@ std::vector<CheckpointRecord> RunStore::listCheckpoints(int64_t runId) {
   return out;
 }
 
+std::string RunStore::checkpointPath(int64_t runId, CheckpointKind kind) {
+  std::string path;
+  for (const auto& c : listCheckpoints(runId))
+    if (c.kind == kind) path = c.path;  // ordered by epoch: the last match is the newest
+  return path;
+}
+
 // ---- tags and notes --------------------------------------------------------------------------------------
 
 void RunStore::addTag(int64_t runId, const std::string& tag) {
@@ -834,20 +845,11 @@ bool RunStore::removeTag(int64_t runId, const std::string& tag) {
 }
 
 std::vector<std::string> RunStore::tags(int64_t runId) {
-  std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "tags", "SELECT tag FROM tags WHERE run_id = ?1 ORDER BY tag");
-  q.bind(1, runId);
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.text(0));
-  return out;
+  return textColumn("tags", "SELECT tag FROM tags WHERE run_id = ?1 ORDER BY tag", runId);
 }
 
 std::vector<std::string> RunStore::allTags() {
-  std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "allTags", "SELECT DISTINCT tag FROM tags ORDER BY tag");
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.text(0));
-  return out;
+  return textColumn("allTags", "SELECT DISTINCT tag FROM tags ORDER BY tag", std::nullopt);
 }
 
 int64_t RunStore::addNote(int64_t runId, const std::string& text) {

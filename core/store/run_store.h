@@ -259,6 +259,8 @@ class RunStore {
   int64_t addCheckpoint(int64_t runId, int epoch, const std::string& path, CheckpointKind kind);
   /// Checkpoints of a run ordered by epoch, then id.
   std::vector<CheckpointRecord> listCheckpoints(int64_t runId);
+  /// The path of the run's newest checkpoint of `kind` ("" when it has none).
+  std::string checkpointPath(int64_t runId, CheckpointKind kind);
 
   // --- tags and notes -----------------------------------------------------------------------------------
   /// Adds a tag (trimmed; adding an existing tag does nothing). Throws InputError for an empty tag.
@@ -293,6 +295,8 @@ class RunStore {
   void execute(const std::string& sql, const char* operation);
   void touch(int64_t runId);
   /// UPDATE runs SET <column> = value (and the heartbeat); throws for an unknown run.
+  /// The first column of every row of `sql` (which may bind the run id as ?1).
+  std::vector<std::string> textColumn(const char* operation, const char* sql, std::optional<int64_t> runId);
   template <typename T>
   void setRunColumn(int64_t runId, const char* column, const T& value, const char* operation);
 

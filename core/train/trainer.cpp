@@ -149,12 +149,8 @@ struct Trainer::Impl {
         throw InputError("teacher.arch is " + arch + " but teacher run " + std::to_string(rec->id) + " trained " +
                              rec->studentArch,
                          "leave teacher.arch empty or set it to " + rec->studentArch);
-      std::string best, last;
-      for (const auto& ck : owner.m_store.listCheckpoints(rec->id)) {
-        if (ck.kind == CheckpointKind::Best) best = ck.path;
-        if (ck.kind == CheckpointKind::Last) last = ck.path;
-      }
-      file = !best.empty() ? best : last;
+      file = owner.m_store.checkpointPath(rec->id, CheckpointKind::Best);
+      if (file.empty()) file = owner.m_store.checkpointPath(rec->id, CheckpointKind::Last);
       if (file.empty())
         throw InputError("teacher run " + std::to_string(rec->id) + " has no checkpoint", "train the teacher again");
       config.teacher.arch = arch;
@@ -554,9 +550,7 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
     throw InputError("run " + std::to_string(runId) + " is still running (pid " + std::to_string(rec->pid) + " on " +
                          rec->hostname + ")",
                      "stop it first, or wait for it to end");
-  std::string last;
-  for (const auto& ck : m_store.listCheckpoints(runId))
-    if (ck.kind == CheckpointKind::Last) last = ck.path;
+  const std::string last = m_store.checkpointPath(runId, CheckpointKind::Last);
   if (last.empty())
     throw InputError("run " + std::to_string(runId) + " has no checkpoint to resume from",
                      "it stopped before finishing its first epoch; start it again");
