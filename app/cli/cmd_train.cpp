@@ -8,6 +8,7 @@
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
 #include "core/store/run_store.h"
+#include "core/studio/studio.h"
 #include "core/train/run_config.h"
 #include "core/train/trainer.h"
 
@@ -55,24 +56,6 @@ RunOutcome runWithProgress(RunStore& store, const std::function<RunOutcome(Train
   return o;
 }
 
-// The newest finished teacher run trained with exactly this config (ignoring its name), if any.
-std::optional<int64_t> findTeacherRun(RunStore& store, const RunConfig& teacherConfig) {
-  nlohmann::json want = toJson(teacherConfig);
-  want.erase("name");
-  RunFilter f;
-  f.kind = RunKind::Teacher;
-  f.status = RunStatus::Finished;
-  f.studentArch = teacherConfig.student;
-  for (const auto& r : store.listRuns(f)) {
-    auto rec = store.getRun(r.id);
-    if (!rec) continue;
-    nlohmann::json have = rec->config;
-    have.erase("name");
-    if (have == want) return r.id;
-  }
-  return std::nullopt;
-}
-
 // A student config needs a teacher: the one given, else the preset's teacher (reused or trained now).
 bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, const TrainArgs& a) {
   if (student.kind == "teacher" || student.method == "student-alone") return true;
@@ -93,7 +76,7 @@ bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, co
   teacher.data.path = student.data.path;
   teacher.device = student.device;
   teacher.threads = student.threads;
-  if (auto id = findTeacherRun(store, teacher)) {
+  if (auto id = studio::findFinishedTeacher(store, teacher)) {
     std::printf("teacher: reusing finished run %lld (%s)\n", static_cast<long long>(*id), teacher.summary().c_str());
     student.teacher.run = *id;
     return true;

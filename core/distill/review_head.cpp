@@ -283,9 +283,9 @@ std::vector<std::string> ReviewHeadImpl::matchLabels() const {
   std::vector<std::string> labels;
   for (const auto& m : m_matches) {
     if (m_reviews)
-      labels.push_back("s" + std::to_string(m.studentLevel) + "->t" + std::to_string(m.teacherLevel));
+      labels.push_back("s" + std::to_string(m.studentLevel + 1) + "->t" + std::to_string(m.teacherLevel + 1));
     else
-      labels.push_back("level " + std::to_string(m.studentLevel));
+      labels.push_back("level " + std::to_string(m.studentLevel + 1));
   }
   return labels;
 }

@@ -1,5 +1,6 @@
 #include "core/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/io/checkpoint.h"
+#include "core/train/run_setup.h"
 #include "core/train/training_step.h"
 
 namespace rkd {
@@ -21,51 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-DatasetSpec datasetSpec(const RunConfig& c) {
-  DatasetSpec s;
-  s.kind = datasetKindFromString(c.data.kind);
-  s.path = c.data.path;
-  s.perClass = c.data.perClass;
-  s.testPerClass = c.data.testPerClass;
-  s.valCount = c.data.validation;
-  s.seed = static_cast<uint64_t>(c.seed);
-  s.padTo = c.data.padTo;
-  s.mean = c.data.mean;
-  s.std = c.data.std;
-  s.folderImageSize = c.data.imageSize;
-  return s;
-}
-
-AugmentOptions augmentation(const RunConfig& c) {
-  AugmentOptions a = defaultAugmentation(datasetKindFromString(c.data.kind));
-  if (c.data.flip == "on") a.horizontalFlip = true;
-  if (c.data.flip == "off") a.horizontalFlip = false;
-  if (c.data.cropPadding >= 0) a.cropPadding = c.data.cropPadding;
-  return a;
-}
-
-DistillSettings distillSettings(const RunConfig& c) {
-  DistillSettings s;
-  if (c.kind == "teacher" || c.method == "student-alone")
-    s.method = Method::StudentAlone;
-  else if (c.method == "kd")
-    s.method = Method::HintonKD;
-  else
-    s.method = Method::ReviewKD;
-  s.review = c.review.review;
-  s.residual = c.review.residual;
-  s.abf = c.review.abf;
-  s.hcl = c.review.hcl;
-  s.pyramid = c.review.pyramid;
-  s.reviewWeight = c.review.weight;
-  s.ceWeight = c.ceWeight;
-  s.kdWeight = c.kdWeight;
-  s.kdTemperature = c.kdTemperature;
-  s.warmupEpochs = static_cast<int>(c.review.warmupEpochs);
-  s.validate();
-  return s;
-}
 
 // Tensor map entry holding one double (checkpoint metadata).
 torch::Tensor scalarTensor(double v) { return torch::tensor({v}, torch::kDouble); }
@@ -118,6 +75,7 @@ struct Trainer::Impl {
   int64_t epochsDone = 0;
   std::vector<int64_t> classCorrect, classTotal;
   Clock::time_point started = Clock::now();
+  int64_t lastProbe = 0;      // probe index of the last snapshot
   double smoothedImagesPerSecond = 0;
   double evalSeconds = 0;
 
@@ -191,13 +149,13 @@ struct Trainer::Impl {
     device = parseDevice(config.device);
     torch::manual_seed(static_cast<uint64_t>(config.seed));
     status("loading " + config.data.kind);
-    splits = loadDataset(datasetSpec(config));
+    splits = loadDataset(datasetSpecOf(config.data, config.seed));
     const int64_t numClasses = splits.train.numClasses;
     const int64_t inChannels = splits.train.channels();
     const int64_t imageSize = splits.train.height();
     Backbone student = createBackbone({config.student, numClasses, inChannels});
     Backbone teacher;
-    DistillSettings settings = distillSettings(config);
+    DistillSettings settings = distillSettingsOf(config);
     if (settings.method != Method::StudentAlone) teacher = loadTeacher(numClasses, inChannels);
     StepOptions opts;
     opts.settings = settings;
@@ -212,7 +170,7 @@ struct Trainer::Impl {
     BatchLoaderOptions lo;
     lo.batchSize = config.optim.batchSize;
     lo.shuffle = true;
-    lo.augment = augmentation(config);
+    lo.augment = augmentationOf(config.data);
     lo.seed = static_cast<uint64_t>(config.seed);
     lo.device = device;
     trainLoader = std::make_unique<BatchLoader>(splits.train, splits.normalization, lo);
@@ -282,7 +240,11 @@ struct Trainer::Impl {
   void snapshot() {
     if (!owner.m_callbacks.onSnapshot || step->objective().head().is_empty() || !step->teacherForward()) return;
     torch::NoGradGuard noGrad;
-    const int64_t probe = 0;
+    const int64_t testSize = splits.test.size();
+    if (testSize == 0) return;
+    const int64_t wanted = owner.m_probe ? owner.m_probe->load() : 0;
+    const int64_t probe = std::clamp<int64_t>(wanted, 0, testSize - 1);
+    lastProbe = wanted;
     auto raw = splits.test.images.index({torch::indexing::Slice(probe, probe + 1)});
     auto x = step->prepare(normalizeImages(raw.to(device), splits.normalization));
     step->setTraining(false);
@@ -429,7 +391,8 @@ struct Trainer::Impl {
         ++stepInEpoch;
         ++globalStep;
         if (owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
-        if (config.snapshotEvery > 0 && globalStep % config.snapshotEvery == 0) snapshot();
+        const bool probeMoved = owner.m_probe && owner.m_probe->load() != lastProbe;
+        if (config.snapshotEvery > 0 && (globalStep % config.snapshotEvery == 0 || probeMoved)) snapshot();
         if (owner.m_stop && owner.m_stop->load()) {
           const std::string path = saveCheckpoint("last");
           owner.m_store.addCheckpoint(runId, static_cast<int>(epoch), path, CheckpointKind::Last);

@@ -1,6 +1,8 @@
 #pragma once
 // The trainer: runs one RunConfig to the end (or to a stop request), recording everything in the run store
 // as it goes. Runs on the caller's thread; the GUI calls it from a worker thread.
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,6 +27,10 @@ class Trainer {
   /// position, data order). `epochs` > 0 changes the total epoch count (to extend a finished run use it too).
   RunOutcome resume(int64_t runId, int64_t epochs = 0);
 
+  /// Test-set index of the probe image of feature snapshots, read before every snapshot (clamped to the test
+  /// set). When its value changes during a run, a snapshot is taken after the next step. nullptr = image 0.
+  void setProbe(const std::atomic<int64_t>* probe) { m_probe = probe; }
+
   /// Folder of a run's checkpoints: <store folder>/checkpoints/run-<id>.
   std::string checkpointDir(int64_t runId) const;
 
@@ -33,6 +39,7 @@ class Trainer {
   RunStore& m_store;
   TrainerCallbacks m_callbacks;
   const StopFlag* m_stop;
+  const std::atomic<int64_t>* m_probe = nullptr;
 };
 
 /// The learning rate of `epoch` (from 0) under the config's schedule: multistep drops by gamma after each

@@ -1,0 +1,204 @@
+#pragma once
+// The studio facade: what the desktop studio (and the CLI where it shares logic) asks of the engine, as plain
+// structs in and out. No torch type appears here, so widgets compile without LibTorch headers.
+//
+// Functions marked "slow" load data or run a network: call them off the GUI thread.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/store/run_store.h"
+#include "core/train/progress.h"
+#include "core/train/run_config.h"
+
+namespace rkd::studio {
+
+// --- the zoo --------------------------------------------------------------------------------------------------
+
+struct NetworkInfo {
+  std::string name;
+  std::string family;
+  std::string description;
+};
+/// Every zoo network, in the zoo's order (fast: no network is built).
+std::vector<NetworkInfo> networks();
+
+// --- devices and threads --------------------------------------------------------------------------------------
+
+struct DeviceOption {
+  std::string id;     ///< what RunConfig::device takes: "auto", "cpu", "cuda:0", ...
+  std::string label;  ///< "Automatic (CUDA when present)", "CPU (8 threads)", "CUDA 0"
+};
+/// "auto", "cpu", then every CUDA device found.
+std::vector<DeviceOption> deviceOptions();
+/// Logical cores of this machine.
+int hardwareThreads();
+
+// --- datasets -------------------------------------------------------------------------------------------------
+
+/// Shape of the images and labels a data config produces (after padding).
+struct DataShape {
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t classes = 0;
+  bool known() const { return channels > 0 && height > 0 && classes > 0; }
+};
+
+/// The shape of a built-in dataset kind without reading it (fashion-mnist, mnist, cifar10, cifar100), taking
+/// padTo into account; nullopt for folder datasets (their shape is only known after reading them).
+std::optional<DataShape> knownShape(const DataConfig& data);
+
+/// The default location of a dataset kind ("" for folder).
+std::string defaultDataPath(const std::string& kind);
+
+/// What loading a data config gave: counts, shape and class names, or the reader's message.
+struct DatasetReport {
+  bool ok = false;
+  std::string error;   ///< the reader's message (names the file and what was wrong)
+  std::string fix;     ///< what to do about it
+  DataShape shape;
+  int64_t trainImages = 0;
+  int64_t validationImages = 0;
+  int64_t testImages = 0;
+  std::vector<std::string> classNames;
+  std::string normalization;  ///< "mean (0.286) std (0.353), computed from the training split"
+  /// One line for the panel: "60000 train / 10000 test, 10 classes, 1x28x28" or the error.
+  std::string summary() const;
+};
+/// Slow: reads and cuts the dataset exactly as a run with this config and seed would. Never throws.
+DatasetReport inspectDataset(const DataConfig& data, int64_t seed);
+
+// --- levels of a pair -----------------------------------------------------------------------------------------
+
+struct LevelRow {
+  int teacherLevel = 0;  ///< 1-based, shallow to deep
+  int studentLevel = 0;  ///< 1-based
+  int64_t teacherChannels = 0, teacherHeight = 0, teacherWidth = 0;
+  int64_t studentChannels = 0, studentHeight = 0, studentWidth = 0;
+  bool pooled = false;   ///< the deepest level: the pooled embedding (1x1)
+  bool resized = false;  ///< the student map is resized to the teacher's size
+};
+struct LevelTable {
+  std::vector<LevelRow> rows;  ///< shallow to deep
+  int teacherLevelCount = 0;
+  int studentLevelCount = 0;
+  int64_t midChannels = 0;     ///< channels of the head's fused maps
+  std::string note;            ///< how the levels were aligned (for the UI), e.g. when level counts differ
+  std::string error;           ///< set when the pair could not be built (unknown name, input too small)
+  bool ok() const { return error.empty(); }
+};
+/// Slow (one dummy forward of each network): the distilled levels of a pair at the given input shape.
+LevelTable levelTable(const std::string& teacher, const std::string& student, const DataShape& shape);
+
+// --- importing a teacher --------------------------------------------------------------------------------------
+
+struct ImportReport {
+  bool readable = false;               ///< the file could be read as a checkpoint
+  std::string error;                   ///< why not (names the file)
+  std::string layout;                  ///< "flat", "nested under 'state_dict'", ...
+  bool strippedModulePrefix = false;
+  int64_t loaded = 0;                  ///< entries that matched by name and shape
+  std::vector<std::string> missing;    ///< network entries absent from the file
+  std::vector<std::string> unexpected; ///< file entries the network does not have
+  std::vector<std::string> mismatched; ///< "name: file shape [..] vs model shape [..]"
+  /// True when every entry matched: the only state a run accepts as its teacher.
+  bool complete() const { return readable && missing.empty() && unexpected.empty() && mismatched.empty(); }
+  std::string describe() const;        ///< multi-line report
+};
+/// Slow: loads `path` into a fresh `arch` built for `shape` and reports what matched. Never throws.
+ImportReport inspectCheckpoint(const std::string& path, const std::string& arch, const DataShape& shape);
+
+// --- teachers -------------------------------------------------------------------------------------------------
+
+/// How to train a teacher for a student config that names none: the published recipe of a preset whose
+/// teacher is the same network, else the student's own recipe with cross-entropy; data, device, threads and
+/// seed follow the student.
+RunConfig teacherRecipe(const RunConfig& student);
+/// The newest finished teacher run in the store trained with exactly this config (ignoring its name).
+std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& teacherConfig);
+
+// --- history --------------------------------------------------------------------------------------------------
+
+/// One row of the history table.
+struct HistoryRow {
+  RunSummary run;
+  std::string pair;       ///< "resnet56 -> resnet20", or "resnet56" for a teacher run
+  std::string switches;   ///< "review residual abf hcl", "KD T=4", "CE", ...
+  std::string configText; ///< the config's one-line summary
+  double seconds = 0;     ///< ended - started (or now - started while running)
+  int epochs = 0;         ///< configured total
+};
+std::vector<HistoryRow> historyRows(RunStore& store, const RunFilter& filter = {});
+
+/// Dotted-path leaves of a JSON config ("optim.lr" -> "0.1"), in document order.
+std::vector<std::pair<std::string, std::string>> flattenConfig(const nlohmann::json& config);
+/// One field that differs between configs: its dotted path and its value in each config ("" when absent).
+struct DiffRow {
+  std::string field;
+  std::vector<std::string> values;
+};
+/// Only the fields whose values differ between the given configs.
+std::vector<DiffRow> configDiff(const std::vector<nlohmann::json>& configs);
+/// Short text of a config's method and switches.
+std::string switchesText(const RunConfig& config);
+
+// --- ablation -------------------------------------------------------------------------------------------------
+
+/// One row of the ablation table of a pair.
+struct AblationRow {
+  std::string label;
+  RunConfig config;
+  std::optional<double> published;  ///< the paper's top-1 for this row, when the pair is a published one
+};
+/// The eight rows (student alone, Hinton KD, the six switch rows) for a ReviewKD student config.
+std::vector<AblationRow> ablationRows(const RunConfig& reviewStudent);
+
+// --- log ------------------------------------------------------------------------------------------------------
+
+struct LogLine {
+  std::string level;   ///< "info", "warning", "error", ...
+  std::string logger;  ///< "core.train", ...
+  std::string text;
+};
+/// Calls `onLine` (on the logging thread) for every engine log message until the returned handle is destroyed.
+std::shared_ptr<void> subscribeLog(std::function<void(const LogLine&)> onLine);
+
+// --- training -------------------------------------------------------------------------------------------------
+
+/// Runs one training job (a run, preceded by its teacher when the config names none) against a store file.
+/// start() and resume() block: call them from a worker thread. requestStop() and setProbeIndex() may be
+/// called from any thread while they run.
+class TrainingSession {
+ public:
+  explicit TrainingSession(std::string storePath);
+  ~TrainingSession();
+
+  /// Trains `config`. A student run whose config names no teacher (teacher.run 0 and no checkpoint) first
+  /// reuses a finished teacher run with teacherRecipe(config), or trains one (reported through the same
+  /// callbacks). Bad input is returned as a failed outcome with runId 0 and the message; never throws.
+  RunOutcome start(RunConfig config, const TrainerCallbacks& callbacks);
+  /// Continues a stopped or interrupted run; epochs > 0 changes its total. Never throws.
+  RunOutcome resume(int64_t runId, int64_t epochs, const TrainerCallbacks& callbacks);
+
+  /// Ends the run after the step in flight (the checkpoint is kept; the run can be resumed).
+  void requestStop();
+  bool stopRequested() const;
+  /// Test-set index of the probe image of feature snapshots (clamped to the test set); takes effect at the
+  /// next snapshot, which comes at the next step when the index changed.
+  void setProbeIndex(int64_t index);
+  int64_t probeIndex() const;
+
+ private:
+  std::string m_storePath;
+  std::atomic<bool> m_stop{false};
+  std::atomic<int64_t> m_probe{0};
+};
+
+}  // namespace rkd::studio
