@@ -1,0 +1,62 @@
+// reviewkd-studio: the desktop studio. A thin main: arguments, display check, the main window.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QMessageBox>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/common/errors.h"
+#include "core/store/run_store.h"
+#include "widgets/experiment_panel.h"
+#include "widgets/main_window.h"
+#include "widgets/studio_icon.h"
+
+namespace {
+
+bool haveDisplay() {
+  if (!qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) return true;  // offscreen, xcb, wayland chosen explicitly
+  return !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!haveDisplay()) {
+    std::fprintf(stderr,
+                 "reviewkd-studio needs a display, and none is set (no DISPLAY or WAYLAND_DISPLAY).\n"
+                 "  - On a desktop session, start it from there.\n"
+                 "  - Over SSH: ssh -X, or run it in a virtual display: xvfb-run -a reviewkd-studio\n"
+                 "  - Headless: the reviewkd command does everything the studio can start, e.g.\n"
+                 "      reviewkd train --preset quick      (then: reviewkd runs list)\n");
+    return 2;
+  }
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("ReviewKD Studio"));
+  QApplication::setOrganizationName(QStringLiteral("ReviewKD"));
+  QApplication::setWindowIcon(rkd::gui::studioIcon());
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("ReviewKD Studio: knowledge-review distillation, live"));
+  parser.addHelpOption();
+  QCommandLineOption db(QStringLiteral("db"), QStringLiteral("run store file (default: $REVIEWKD_DB, else ~/.local/share/reviewkd-studio/runs.sqlite)"),
+                        QStringLiteral("path"));
+  QCommandLineOption preset(QStringLiteral("preset"), QStringLiteral("fill the experiment panel with a preset (quick, resnet56-resnet20, ...)"),
+                            QStringLiteral("name"));
+  parser.addOption(db);
+  parser.addOption(preset);
+  parser.process(app);
+
+  QString storePath = parser.value(db);
+  if (storePath.isEmpty()) storePath = qEnvironmentVariable("REVIEWKD_DB");
+  if (storePath.isEmpty()) {
+    try {
+      storePath = QString::fromStdString(rkd::RunStore::defaultPath());
+    } catch (const rkd::UserError& e) {
+      QMessageBox::critical(nullptr, QStringLiteral("ReviewKD Studio"), QString::fromStdString(e.full()));
+      return 2;
+    }
+  }
+  rkd::gui::MainWindow window(storePath);
+  if (parser.isSet(preset)) window.experimentPanel()->applyPreset(parser.value(preset));
+  window.show();
+  return app.exec();
+}

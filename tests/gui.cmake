@@ -1,0 +1,20 @@
+# GUI suites (label gui): Qt Test on the studio's widgets, offscreen (or under the Xvfb that scripts/test starts).
+# They link reviewkd_widgets only: no torch headers, no torch PCH.
+function(reviewkd_gui_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LABELS" ${ARGN})
+  if(NOT TARGET reviewkd_widgets)
+    return()
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES} synthetic_data.cpp gui_support.cpp)
+  target_link_libraries(${T_NAME} PRIVATE reviewkd_widgets Qt6::Test)
+  target_include_directories(${T_NAME} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_compile_definitions(${T_NAME} PRIVATE REVIEWKD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  reviewkd_warnings(${T_NAME})
+  reviewkd_register_test(${T_NAME} "${T_LABELS}" "${T_TIMEOUT}")
+endfunction()
+
+reviewkd_gui_test(NAME test_live_views SOURCES test_live_views.cpp LABELS gui)
+reviewkd_gui_test(NAME test_history_panel SOURCES test_history_panel.cpp LABELS gui)
+reviewkd_gui_test(NAME test_studio SOURCES test_studio.cpp LABELS gui TIMEOUT 900)
+# A real session on Fashion-MNIST for README's screenshots (a few minutes): slow.
+reviewkd_gui_test(NAME test_screenshots SOURCES test_screenshots.cpp LABELS "gui;slow" TIMEOUT 1800)

@@ -1,0 +1,17 @@
+#pragma once
+// Helpers shared by the GUI suites.
+#include <QString>
+
+class QWidget;
+
+namespace rkdtest {
+
+/// A fresh temporary folder for one test (removed at process exit).
+QString guiTempDir(const QString& tag);
+/// A folder with a tiny synthetic MNIST (IDX files; 10 classes) for real runs that finish in seconds.
+QString syntheticMnistDir(int perClassTrain = 20, int perClassTest = 10);
+/// Saves a screenshot of `widget` as docs/screenshots/<name>.png in the source tree when $REVIEWKD_SCREENSHOTS
+/// is set (scripts/screenshots sets it), else into the test's temporary folder. Returns the path written.
+QString saveScreenshot(QWidget* widget, const QString& name);
+
+}  // namespace rkdtest

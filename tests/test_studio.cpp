@@ -1,0 +1,370 @@
+// The studio as a user drives it: the experiment panel's config for every switch combination, a tiny run
+// started by clicking Start that updates the curves and lands in History, Stop + Resume, an ablation queue,
+// a dataset that fails to load, settings that come back, and the import report (screenshots: test_screenshots).
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QRadioButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTableWidget>
+#include <QtTest/QtTest>
+#include <qcustomplot.h>
+
+#include "gui_support.h"
+#include "widgets/ablation_panel.h"
+#include "widgets/experiment_panel.h"
+#include "widgets/feature_view.h"
+#include "widgets/history_model.h"
+#include "widgets/history_panel.h"
+#include "widgets/live_view.h"
+#include "widgets/main_window.h"
+#include "widgets/training_controller.h"
+
+using rkd::gui::ExperimentPanel;
+using rkd::gui::MainWindow;
+
+namespace {
+
+// Waits (processing events) until the panel's background checks (dataset, levels) are done.
+bool settle(ExperimentPanel* panel, int timeoutMs = 60000) {
+  QElapsedTimer t;
+  t.start();
+  while (panel->isChecking() && t.elapsed() < timeoutMs) QTest::qWait(20);
+  return !panel->isChecking();
+}
+
+// Sets a checkbox the way a user does: a click when its state differs.
+void clickTo(QCheckBox* box, bool on) {
+  if (box->isEnabled() && box->isChecked() != on) QTest::mouseClick(box, Qt::LeftButton, {}, QPoint(8, box->height() / 2));
+}
+
+int pointCount(QCustomPlot* plot) {
+  int n = 0;
+  for (int i = 0; i < plot->graphCount(); ++i) n += plot->graph(i)->dataCount();
+  return n;
+}
+
+}  // namespace
+
+class TestStudio : public QObject {
+  Q_OBJECT
+
+ private:
+  QString m_data;
+  QString m_store;
+  QString m_settingsFile;
+  std::unique_ptr<QSettings> m_settings;
+  std::unique_ptr<MainWindow> m_window;
+
+  // A run that finishes in seconds on the synthetic data.
+  rkd::RunConfig tinyConfig(int epochs = 2) const {
+    rkd::RunConfig c = rkd::findPreset("quick").student;
+    c.name = "tiny";
+    c.data.kind = "mnist";
+    c.data.path = m_data.toStdString();
+    c.data.perClass = 0;
+    c.student = "resnet8";
+    c.teacher.arch = "resnet8";
+    c.optim.epochs = epochs;
+    c.optim.batchSize = 40;
+    c.review.warmupEpochs = 1;
+    c.device = "cpu";
+    c.threads = 2;
+    c.snapshotEvery = 2;
+    return c;
+  }
+
+  ExperimentPanel* panel() const { return m_window->experimentPanel(); }
+
+  rkd::RunOutcome waitForJob(int timeoutMs = 240000) {
+    QSignalSpy done(m_window->controller(), &rkd::gui::TrainingController::jobFinished);
+    if (!m_window->controller()->isBusy()) return {};
+    if (!done.wait(timeoutMs)) return {};
+    return qvariant_cast<rkd::RunOutcome>(done.takeFirst().at(0));
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    m_data = rkdtest::syntheticMnistDir(20, 10);
+    m_store = rkdtest::guiTempDir(QStringLiteral("store")) + "/runs.sqlite";
+    m_settingsFile = rkdtest::guiTempDir(QStringLiteral("settings")) + "/studio.ini";
+    m_settings = std::make_unique<QSettings>(m_settingsFile, QSettings::IniFormat);
+    m_window = std::make_unique<MainWindow>(m_store, m_settings.get(), false);
+    m_window->resize(1500, 920);
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+  }
+
+  void cleanupTestCase() {
+    m_window.reset();
+  }
+
+  // Every combination a user can click, and the config the panel produces for it. Residual needs review and
+  // ABF needs residual: clicking a disabled box does nothing, so those combinations come out without it.
+  void switchesMakeTheConfig_data() {
+    QTest::addColumn<bool>("review");
+    QTest::addColumn<bool>("residual");
+    QTest::addColumn<bool>("abf");
+    QTest::addColumn<bool>("hcl");
+    QTest::addColumn<bool>("wantResidual");
+    QTest::addColumn<bool>("wantAbf");
+    for (int bits = 0; bits < 16; ++bits) {
+      const bool review = bits & 1, residual = bits & 2, abf = bits & 4, hcl = bits & 8;
+      const bool wantResidual = review && residual;
+      const bool wantAbf = wantResidual && abf;
+      QTest::addRow("review=%d residual=%d abf=%d hcl=%d", review, residual, abf, hcl)
+          << review << residual << abf << hcl << wantResidual << wantAbf;
+    }
+  }
+  void switchesMakeTheConfig() {
+    QFETCH(bool, review);
+    QFETCH(bool, residual);
+    QFETCH(bool, abf);
+    QFETCH(bool, hcl);
+    QFETCH(bool, wantResidual);
+    QFETCH(bool, wantAbf);
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig());
+    // A user sets the boxes top-down: review, residual, ABF, HCL.
+    clickTo(p->reviewCheck(), review);
+    clickTo(p->residualCheck(), residual);
+    clickTo(p->abfCheck(), abf);
+    clickTo(p->hclCheck(), hcl);
+    const rkd::RunConfig c = p->config();
+    QCOMPARE(c.method, std::string("reviewkd"));
+    QCOMPARE(c.review.review, review);
+    QCOMPARE(c.review.residual, wantResidual);
+    QCOMPARE(c.review.abf, wantAbf);
+    QCOMPARE(c.review.hcl, hcl);
+    QVERIFY2(settle(p), "dataset and level checks did not finish");
+    QCOMPARE(p->validationError(), QString());  // every clickable combination is a valid config
+    QCOMPARE(p->abfCheck()->isEnabled(), wantResidual);
+    QCOMPARE(p->residualCheck()->isEnabled(), review);
+  }
+
+  void abfIsDisabledWhileResidualIsOff() {
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig());
+    QVERIFY(p->abfCheck()->isEnabled());
+    QVERIFY(p->abfCheck()->isChecked());
+    clickTo(p->residualCheck(), false);
+    QVERIFY(!p->residualCheck()->isChecked());
+    QVERIFY(!p->abfCheck()->isEnabled());
+    QVERIFY(!p->abfCheck()->isChecked());
+    QVERIFY2(p->abfCheck()->toolTip().contains(QStringLiteral("residual")), qPrintable(p->abfCheck()->toolTip()));
+    clickTo(p->residualCheck(), true);
+    QVERIFY(p->abfCheck()->isEnabled());
+    // Other methods have no switches at all.
+    p->methodCombo()->setCurrentIndex(p->methodCombo()->findData(QStringLiteral("kd")));
+    QVERIFY(!p->reviewCheck()->isEnabled());
+    QCOMPARE(p->config().method, std::string("kd"));
+    QVERIFY(p->config().kdWeight > 0);
+  }
+
+  void levelTableIsDerivedForThePair() {
+    ExperimentPanel* p = panel();
+    rkd::RunConfig c = tinyConfig();
+    c.teacher.arch = "resnet20";
+    c.student = "resnet8";
+    p->setConfig(c);
+    QVERIFY(settle(p));
+    QTableWidget* t = p->levelTableWidget();
+    QCOMPARE(t->rowCount(), 4);  // three stages and the pooled embedding
+    QCOMPARE(t->item(0, 1)->text(), QStringLiteral("16 @ 28x28"));
+    QVERIFY(t->item(3, 3)->text().contains(QStringLiteral("pooled")));
+    // A pair with different level counts says how it aligned them.
+    p->studentArchCombo()->setCurrentIndex(p->studentArchCombo()->findData(QStringLiteral("mobilenetv2")));
+    QVERIFY(settle(p));
+    QVERIFY2(p->levelNoteLabel()->text().contains(QStringLiteral("aligned")) || t->rowCount() == 4,
+             qPrintable(p->levelNoteLabel()->text()));
+  }
+
+  void presetsFillTheForm() {
+    ExperimentPanel* p = panel();
+    p->applyPreset(QStringLiteral("resnet56-resnet20"));
+    const rkd::RunConfig c = p->config();
+    QCOMPARE(c.teacher.arch, std::string("resnet56"));
+    QCOMPARE(c.student, std::string("resnet20"));
+    QCOMPARE(c.data.kind, std::string("cifar100"));
+    QCOMPARE(c.optim.epochs, int64_t(240));
+    QCOMPARE(p->reviewWeightSpin()->value(), rkd::referenceReviewWeight("resnet56", "resnet20"));
+    QVERIFY(p->teacherSourceButton(ExperimentPanel::TeacherSource::TrainNew)->isChecked());
+  }
+
+  void failingDatasetShowsTheReadersMessage() {
+    ExperimentPanel* p = panel();
+    rkd::RunConfig c = tinyConfig();
+    c.data.path = "/nonexistent/reviewkd-data";
+    p->setConfig(c);
+    QVERIFY(settle(p));
+    QVERIFY(!p->datasetReport().ok);
+    const QString shown = p->datasetStatusLabel()->text();
+    QVERIFY2(shown.contains(QStringLiteral("/nonexistent/reviewkd-data")), qPrintable(shown));
+    QSignalSpy started(m_window->controller(), &rkd::gui::TrainingController::busyChanged);
+    QTest::mouseClick(p->startButton(), Qt::LeftButton);
+    QTest::qWait(50);
+    QCOMPARE(started.count(), 0);  // nothing starts
+    QVERIFY2(p->messageLabel()->text().startsWith(QStringLiteral("Dataset:")), qPrintable(p->messageLabel()->text()));
+    QVERIFY(m_window->isVisible());
+  }
+
+  void tinyRunByClicksUpdatesCurvesAndLandsInHistory() {
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig(2));
+    QVERIFY(settle(p));
+    QVERIFY(p->datasetReport().ok);
+    QSignalSpy steps(m_window->controller(), &rkd::gui::TrainingController::stepsReady);
+    QSignalSpy snapshots(m_window->controller(), &rkd::gui::TrainingController::snapshotReady);
+    QTest::mouseClick(p->startButton(), Qt::LeftButton);
+    QVERIFY(m_window->controller()->isBusy());
+    QVERIFY(!p->startButton()->isEnabled());
+    QVERIFY(p->stopButton()->isEnabled());
+    const rkd::RunOutcome o = waitForJob();
+    QCOMPARE(o.status, std::string("finished"));
+    QVERIFY(o.runId > 0);
+    QVERIFY(steps.count() > 0);
+    QVERIFY(snapshots.count() > 0);
+    // Curves: loss per step and accuracy per epoch for the student.
+    QVERIFY(pointCount(m_window->liveView()->lossPlot()) > 0);
+    QVERIFY(pointCount(m_window->liveView()->accuracyPlot()) >= 2);
+    QVERIFY(m_window->featureView()->levelCount() > 0);
+    // History: the teacher it trained first, and the student.
+    rkd::gui::HistoryPanel* h = m_window->historyPanel();
+    h->refresh();
+    QCOMPARE(h->visibleRowCount(), 2);
+    h->selectRuns({o.runId});
+    QCOMPARE(h->selectedRunIds(), std::vector<int64_t>{o.runId});
+    QVERIFY(p->startButton()->isEnabled());
+  }
+
+  void stopMidRunLeavesAResumableRun() {
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig(4));
+    QVERIFY(settle(p));
+    QSignalSpy steps(m_window->controller(), &rkd::gui::TrainingController::stepsReady);
+    QTest::mouseClick(p->startButton(), Qt::LeftButton);
+    QVERIFY(steps.wait(120000));
+    QTest::mouseClick(p->stopButton(), Qt::LeftButton);
+    const rkd::RunOutcome o = waitForJob();
+    QCOMPARE(o.status, std::string("stopped"));
+    rkd::RunStore store(m_store.toStdString());
+    QVERIFY(store.getRun(o.runId)->status == rkd::RunStatus::Stopped);
+    // The run is offered for resuming, and Resume finishes it.
+    p->refreshRuns();
+    const int index = p->resumeCombo()->findData(QString::number(o.runId));
+    QVERIFY(index >= 0);
+    p->resumeCombo()->setCurrentIndex(index);
+    QVERIFY(p->resumeButton()->isEnabled());
+    QTest::mouseClick(p->resumeButton(), Qt::LeftButton);
+    const rkd::RunOutcome resumed = waitForJob();
+    QCOMPARE(resumed.status, std::string("finished"));
+    QCOMPARE(resumed.runId, o.runId);
+    QCOMPARE(resumed.epochsDone, 4);
+  }
+
+  void importReportIsShownBeforeAccepting() {
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig());
+    QVERIFY(settle(p));
+    // The teacher the first run trained: its best checkpoint nests the weights under 'model'.
+    rkd::RunStore store(m_store.toStdString());
+    rkd::RunFilter teachers;
+    teachers.kind = rkd::RunKind::Teacher;
+    const auto runs = store.listRuns(teachers);
+    QVERIFY(!runs.empty());
+    const std::string checkpoint = store.checkpointPath(runs.front().id, rkd::CheckpointKind::Best);
+    QVERIFY(!checkpoint.empty());
+    QTest::mouseClick(p->teacherSourceButton(ExperimentPanel::TeacherSource::Import), Qt::LeftButton, {}, QPoint(8, 8));
+    QVERIFY(p->importPathEdit()->isEnabled());
+    // Wrong network first: the report names the mismatched keys and Accept stays off.
+    p->teacherArchCombo()->setCurrentIndex(p->teacherArchCombo()->findData(QStringLiteral("resnet14")));
+    p->importPathEdit()->setText(QString::fromStdString(checkpoint));
+    QSignalSpy inspected(p, &ExperimentPanel::checkpointInspected);
+    QTest::mouseClick(p->importInspectButton(), Qt::LeftButton);
+    QVERIFY(inspected.wait(60000));
+    QVERIFY(!p->importAcceptButton()->isEnabled());
+    QVERIFY2(p->importReportView()->toPlainText().contains(QStringLiteral("missing")),
+             qPrintable(p->importReportView()->toPlainText()));
+    QVERIFY(p->validationError().contains(QStringLiteral("accept")));
+    // The right network: every entry matches; accepting makes the config valid.
+    p->teacherArchCombo()->setCurrentIndex(p->teacherArchCombo()->findData(QStringLiteral("resnet8")));
+    p->importPathEdit()->setText(QString::fromStdString(checkpoint));
+    QTest::mouseClick(p->importInspectButton(), Qt::LeftButton);
+    QVERIFY(inspected.wait(60000));
+    QVERIFY2(p->importAcceptButton()->isEnabled(), qPrintable(p->importReportView()->toPlainText()));
+    QTest::mouseClick(p->importAcceptButton(), Qt::LeftButton);
+    QCOMPARE(p->validationError(), QString());
+    QCOMPARE(p->config().teacher.checkpoint, checkpoint);
+  }
+
+  void historyUseAsTeacherFillsThePanel() {
+    rkd::RunStore store(m_store.toStdString());
+    rkd::RunFilter teachers;
+    teachers.kind = rkd::RunKind::Teacher;
+    const int64_t teacher = store.listRuns(teachers).front().id;
+    Q_EMIT m_window->historyPanel()->useAsTeacherRequested(teacher);
+    ExperimentPanel* p = panel();
+    QVERIFY(p->teacherSourceButton(ExperimentPanel::TeacherSource::FromRun)->isChecked());
+    QCOMPARE(p->config().teacher.run, teacher);
+    QCOMPARE(p->config().teacher.arch, std::string("resnet8"));
+  }
+
+  void ablationQueueOfTwoRunsFillsTheTable() {
+    rkd::gui::AblationPanel* a = m_window->ablationPanel();
+    rkd::RunConfig base = tinyConfig(1);
+    a->buildGrid(base);
+    QCOMPARE(a->rowCount(), 8);
+    QSignalSpy finished(a, &rkd::gui::AblationPanel::queueFinished);
+    QVERIFY(a->queueRows({0, 1}));  // student alone, Hinton KD
+    QVERIFY(a->queueList()->count() >= 2);
+    QVERIFY(a->cancelButton()->isEnabled());
+    QVERIFY(finished.wait(240000));
+    QTableWidget* t = a->table();
+    for (int r = 0; r < 2; ++r) {
+      QCOMPARE(t->item(r, rkd::gui::AblationPanel::Status)->text(), QStringLiteral("finished"));
+      bool ok = false;
+      const double best = t->item(r, rkd::gui::AblationPanel::Best)->text().toDouble(&ok);
+      QVERIFY(ok);
+      QVERIFY(best >= 0 && best <= 100);
+    }
+    QVERIFY(!t->item(1, rkd::gui::AblationPanel::DeltaAlone)->text().isEmpty());
+    QCOMPARE(t->item(2, rkd::gui::AblationPanel::Status)->text(), QStringLiteral("not run"));
+    const QString md = a->markdown();
+    QVERIFY(md.contains(QStringLiteral("| student alone |")));
+    const QString csvPath = rkdtest::guiTempDir(QStringLiteral("ablation")) + "/ablation.csv";
+    QVERIFY(a->exportCsv(csvPath));
+    QFile f(csvPath);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll().count('\n'), 9);  // header + 8 rows
+  }
+
+  void settingsComeBackAtTheNextStart() {
+    ExperimentPanel* p = panel();
+    p->setConfig(tinyConfig(7));
+    p->seedSpin()->setValue(42);
+    m_window->saveSettings();
+    MainWindow second(m_store, m_settings.get(), false);
+    const rkd::RunConfig c = second.experimentPanel()->config();
+    QCOMPARE(c.optim.epochs, int64_t(7));
+    QCOMPARE(c.seed, int64_t(42));
+    QCOMPARE(c.data.path, m_data.toStdString());
+    // A corrupt saved config is reported, not silently replaced.
+    QSettings broken(rkdtest::guiTempDir(QStringLiteral("broken")) + "/b.ini", QSettings::IniFormat);
+    broken.setValue(QStringLiteral("experiment/config"), QStringLiteral("{\"optim\": {\"lr\": \"fast\"}}"));
+    MainWindow third(m_store, &broken, false);
+    QVERIFY2(third.experimentPanel()->messageLabel()->text().contains(QStringLiteral("optim.lr")),
+             qPrintable(third.experimentPanel()->messageLabel()->text()));
+  }
+};
+
+QTEST_MAIN(TestStudio)
+#include "test_studio.moc"

@@ -1,0 +1,191 @@
+#pragma once
+// The history panel: every run of the store in a filterable, sortable table; the selected runs' curves overlaid
+// and their config differences; tags, notes, delete, CSV export, details, "use as teacher" and resume.
+#include <QList>
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/store/run_store.h"
+
+class QAction;
+class QComboBox;
+class QCPItemText;
+class QCustomPlot;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QSplitter;
+class QTableView;
+class QTableWidget;
+class QTimer;
+
+namespace rkd::studio {
+struct HistoryRow;
+}
+
+namespace rkd::gui {
+
+class HistoryModel;
+class HistoryFilterModel;
+class RunDetailDialog;
+
+class HistoryPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit HistoryPanel(QWidget* parent = nullptr);
+  ~HistoryPanel() override;
+
+  /// Opens its own connection to the store at `path` (closing the previous one and any open detail dialog)
+  /// and refreshes. An empty path closes the store.
+  void setStorePath(const QString& path);
+  QString storePath() const;
+
+  /// When false (tests): no dialogs at all; confirmations are accepted and messages only go to statusLabel().
+  /// Message boxes are also only shown while the panel is visible.
+  void setInteractive(bool interactive);
+  bool isInteractive() const { return m_interactive; }
+
+  QTableView* table() const { return m_table; }
+  HistoryModel* model() const { return m_model; }
+  QLineEdit* filterEdit() const { return m_filterEdit; }
+  QComboBox* statusFilter() const { return m_statusFilter; }
+  QComboBox* pairFilter() const { return m_pairFilter; }
+  QComboBox* tagFilter() const { return m_tagFilter; }
+  /// The selected runs' curves of overlayMetric() (x = epoch for epoch-level metrics, step for per-step ones).
+  QCustomPlot* overlayPlot() const { return m_overlayPlot; }
+  /// The metric key to overlay: "test/top1" by default, "train/loss", "train/ce", "train/review", "lr", ...
+  QComboBox* overlayMetric() const { return m_overlayMetric; }
+  /// Smoothing of per-step metrics in the overlay (exponential moving average weight, 0 = raw).
+  QDoubleSpinBox* overlaySmoothing() const { return m_smoothing; }
+  /// Config diff of the selected runs: one row per differing field (vertical header = dotted field path), one
+  /// column per run (in selectedRunIds() order). The run name is left out (the column headers show it).
+  QTableWidget* diffTable() const { return m_diffTable; }
+  /// "3 runs differ in 4 fields" / "Select two or more runs to compare their configs".
+  QLabel* diffLabel() const { return m_diffLabel; }
+  /// The last message (errors in red).
+  QLabel* statusLabel() const { return m_statusLabel; }
+  /// "12 of 40 runs".
+  QLabel* countLabel() const { return m_countLabel; }
+
+  QAction* refreshAction() const { return m_refreshAction; }
+  QAction* compareAction() const { return m_compareAction; }
+  QAction* tagsAction() const { return m_tagsAction; }
+  QAction* noteAction() const { return m_noteAction; }
+  QAction* deleteAction() const { return m_deleteAction; }
+  QAction* exportAction() const { return m_exportAction; }
+  QAction* detailsAction() const { return m_detailsAction; }
+  QAction* useAsTeacherAction() const { return m_useAsTeacherAction; }
+  QAction* resumeAction() const { return m_resumeAction; }
+
+  /// Selected runs, in the table's visible order.
+  std::vector<int64_t> selectedRunIds() const;
+  /// Selects exactly these runs (those filtered out are skipped).
+  void selectRuns(const std::vector<int64_t>& ids);
+  int visibleRowCount() const;
+  /// The detail dialogs now open.
+  QList<RunDetailDialog*> openDetailDialogs() const;
+
+ public Q_SLOTS:
+  /// Re-reads the store (keeps selection, sort and filters).
+  void refresh();
+  /// Refreshes when the run list changed since the last refresh (cheap check: one listRuns query); otherwise
+  /// only advances running runs' durations and, when a selected run is running, its overlaid curve. Returns
+  /// whether it refreshed. The panel's timer calls it every 2 s while the panel is visible.
+  bool refreshIfChanged();
+  /// Writes the metrics of the selected runs with RunStore::exportCsv; false (and a message) on failure.
+  bool exportSelectionCsv(const QString& path);
+  /// Deletes the selected runs (not running ones) after a confirmation when interactive.
+  bool deleteSelected(bool askConfirmation = true);
+  void addTagToSelected(const QString& tag);
+  void removeTagFromSelected(const QString& tag);
+  void addNoteToSelected(const QString& text);
+  /// Opens a non-modal RunDetailDialog (parented to the panel).
+  void openDetail(int64_t runId);
+
+ Q_SIGNALS:
+  /// A finished run (teacher or student: any finished run can teach) is to be the teacher of a new run.
+  void useAsTeacherRequested(qint64 runId);
+  /// A stopped or interrupted run is to be resumed.
+  void resumeRequested(qint64 runId);
+  void selectionChanged();
+
+ protected:
+  void showEvent(QShowEvent* event) override;
+
+ private:
+  void buildUi();
+  void createActions();
+  void onSelectionChanged();
+  void updateActions();
+  void updateFilterCombos();
+  void updateCountLabel();
+  void updateMetricChoices();
+  void updateOverlay();
+  void updateDiff();
+  void updateComparison();
+  void showContextMenu(const QPoint& pos);
+  void editTagsOfSelected();
+  void noteOnSelected();
+  void exportWithDialog();
+  void copyConfigOfSelected();
+  void requestUseAsTeacher();
+  void requestResume();
+  void openDetailOfSelected();
+  void showComparison();
+  /// A message in the status line; an error is also shown in a message box when interactive and visible.
+  void showMessage(const QString& text, bool error = false, bool popup = true);
+  /// Runs `f`, turning store and user errors into a message; false when it threw.
+  template <typename F>
+  bool guarded(const QString& what, F&& f, bool popup = true);
+  const studio::HistoryRow* rowOfRun(int64_t id) const;
+  void closeDetailDialogs();
+  /// Cheap fingerprint of the run list (ids, statuses, progress, results, names, tags).
+  static size_t signatureOf(const std::vector<RunSummary>& runs);
+
+  std::unique_ptr<rkd::RunStore> m_store;
+  QString m_storePath;
+  bool m_interactive = true;
+  bool m_restoring = false;
+  bool m_columnsSized = false;
+  size_t m_signature = 0;
+  std::vector<int64_t> m_lastSelection;
+  QStringList m_allTags;
+  QList<QPointer<RunDetailDialog>> m_dialogs;
+
+  HistoryModel* m_model = nullptr;
+  HistoryFilterModel* m_proxy = nullptr;
+  QTableView* m_table = nullptr;
+  QLineEdit* m_filterEdit = nullptr;
+  QComboBox* m_statusFilter = nullptr;
+  QComboBox* m_pairFilter = nullptr;
+  QComboBox* m_tagFilter = nullptr;
+  QLabel* m_countLabel = nullptr;
+  QSplitter* m_splitter = nullptr;
+  QCustomPlot* m_overlayPlot = nullptr;
+  QCPItemText* m_overlayHint = nullptr;
+  QComboBox* m_overlayMetric = nullptr;
+  QDoubleSpinBox* m_smoothing = nullptr;
+  QTableWidget* m_diffTable = nullptr;
+  QLabel* m_diffLabel = nullptr;
+  QLabel* m_statusLabel = nullptr;
+  QTimer* m_pollTimer = nullptr;
+
+  QAction* m_refreshAction = nullptr;
+  QAction* m_compareAction = nullptr;
+  QAction* m_tagsAction = nullptr;
+  QAction* m_noteAction = nullptr;
+  QAction* m_deleteAction = nullptr;
+  QAction* m_exportAction = nullptr;
+  QAction* m_detailsAction = nullptr;
+  QAction* m_useAsTeacherAction = nullptr;
+  QAction* m_resumeAction = nullptr;
+  QAction* m_copyConfigAction = nullptr;
+};
+
+}  // namespace rkd::gui

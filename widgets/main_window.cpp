@@ -1,0 +1,273 @@
+#include "widgets/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QFileDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTimer>
+
+#include "core/common/version.h"
+#include "widgets/ablation_panel.h"
+#include "widgets/experiment_panel.h"
+#include "widgets/feature_view.h"
+#include "widgets/history_panel.h"
+#include "widgets/live_view.h"
+#include "widgets/plot_style.h"
+#include "widgets/studio_icon.h"
+#include "widgets/training_controller.h"
+
+namespace rkd::gui {
+
+MainWindow::MainWindow(const QString& storePath, QSettings* settings, bool interactive, QWidget* parent)
+    : QMainWindow(parent), m_storePath(storePath), m_settings(settings), m_interactive(interactive) {
+  if (!m_settings) {
+    m_ownSettings = std::make_unique<QSettings>(QStringLiteral("ReviewKD"), QStringLiteral("ReviewKD Studio"));
+    m_settings = m_ownSettings.get();
+  }
+  setWindowIcon(studioIcon());
+  m_controller = new TrainingController(this);
+  m_controller->setStorePath(storePath);
+
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  m_experiment = new ExperimentPanel(split);
+  m_experiment->setMinimumWidth(470);
+  m_tabs = new QTabWidget(split);
+  m_live = new LiveView(m_tabs);
+  m_features = new FeatureView(m_tabs);
+  m_history = new HistoryPanel(m_tabs);
+  m_history->setInteractive(interactive);
+  m_ablation = new AblationPanel(m_controller, m_tabs);
+  m_tabs->addTab(m_live, tr("Live training"));
+  m_tabs->addTab(m_features, tr("Stage features"));
+  m_tabs->addTab(m_history, tr("History"));
+  m_tabs->addTab(m_ablation, tr("Ablation"));
+  split->addWidget(m_experiment);
+  split->addWidget(m_tabs);
+  split->setStretchFactor(0, 0);
+  split->setStretchFactor(1, 1);
+  split->setSizes({500, 1000});
+  setCentralWidget(split);
+
+  m_storeLabel = new QLabel(this);
+  m_runLabel = new QLabel(tr("idle"), this);
+  statusBar()->addWidget(m_runLabel, 1);
+  statusBar()->addPermanentWidget(m_storeLabel);
+
+  m_saveTimer = new QTimer(this);
+  m_saveTimer->setSingleShot(true);
+  m_saveTimer->setInterval(1000);
+  connect(m_saveTimer, &QTimer::timeout, this, &MainWindow::saveSettings);
+
+  buildMenus();
+  connectParts();
+  m_experiment->loadSettings(*m_settings);
+  m_features->setSnapshotEvery(m_experiment->snapshotSpin()->value());
+  openStore(storePath);
+  restoreGeometry(m_settings->value(QStringLiteral("window/geometry")).toByteArray());
+  m_tabs->setCurrentIndex(m_settings->value(QStringLiteral("window/tab"), 0).toInt());
+  if (!m_settings->contains(QStringLiteral("window/geometry"))) resize(1500, 900);
+  updateTitle();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open run store..."), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Open or create a run store"), m_storePath,
+                                                      tr("Run stores (*.sqlite *.db);;All files (*)"), nullptr,
+                                                      QFileDialog::DontConfirmOverwrite);
+    if (!path.isEmpty()) openStore(path);
+  });
+  file->addAction(tr("Export selected runs' metrics as &CSV..."), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export metrics"), QStringLiteral("runs.csv"), tr("CSV (*.csv)"));
+    if (!path.isEmpty()) m_history->exportSelectionCsv(path);
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  QMenu* presets = menuBar()->addMenu(tr("&Presets"));
+  for (const auto& p : rkd::presets()) {
+    const QString name = QString::fromStdString(p.name);
+    QAction* a = presets->addAction(QStringLiteral("%1  -  %2").arg(name, QString::fromStdString(p.description)));
+    connect(a, &QAction::triggered, this, [this, name] { m_experiment->applyPreset(name); });
+  }
+
+  QMenu* run = menuBar()->addMenu(tr("&Run"));
+  QAction* start = run->addAction(tr("&Start"), this, [this] { m_experiment->startButton()->click(); });
+  start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+  run->addAction(tr("S&top (keeps the checkpoint)"), this, [this] { m_controller->stop(); });
+  run->addAction(tr("&Resume selected run"), this, [this] { m_experiment->resumeButton()->click(); });
+  run->addSeparator();
+  run->addAction(tr("Run the &ablation of this pair"), this, [this] {
+    m_tabs->setCurrentWidget(m_ablation);
+    m_ablation->runAblation(m_experiment->config());
+  });
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About ReviewKD Studio"), this, [this] {
+    QMessageBox::about(this, tr("About ReviewKD Studio"),
+                       tr("<h3>ReviewKD Studio %1</h3><p>Knowledge distillation via knowledge review (Chen et al., "
+                          "CVPR 2021): pick a teacher and a student, switch review, residual, ABF and HCL on and off, "
+                          "watch training live and compare every run.</p><p>Run store: %2</p><p>Headless: the "
+                          "<tt>reviewkd</tt> command runs everything this window can start.</p>")
+                           .arg(QString::fromStdString(rkd::buildVersion()), m_storePath.toHtmlEscaped()));
+  });
+}
+
+void MainWindow::connectParts() {
+  connect(m_experiment, &ExperimentPanel::startRequested, this, [this](const rkd::RunConfig& config) {
+    saveSettings();
+    if (!m_controller->start(config)) {
+      m_experiment->messageLabel()->setText(tr("A run is already training; stop it first."));
+      return;
+    }
+    m_live->setStatus(tr("starting %1").arg(QString::fromStdString(config.summary())));
+    m_features->clear();
+    m_tabs->setCurrentWidget(m_live);
+  });
+  connect(m_experiment, &ExperimentPanel::stopRequested, m_controller, &TrainingController::stop);
+  const auto resume = [this](qint64 runId) {
+    if (!m_controller->resume(runId)) {
+      m_experiment->messageLabel()->setText(tr("A run is already training; stop it first."));
+      return;
+    }
+    m_live->setStatus(tr("resuming run %1").arg(runId));
+    m_features->clear();
+    m_tabs->setCurrentWidget(m_live);
+  };
+  connect(m_experiment, &ExperimentPanel::resumeRequested, this, resume);
+  connect(m_history, &HistoryPanel::resumeRequested, this, resume);
+  connect(m_history, &HistoryPanel::useAsTeacherRequested, this, [this](qint64 runId) {
+    m_experiment->useTeacherRun(runId);
+  });
+  connect(m_experiment, &ExperimentPanel::configEdited, m_saveTimer, qOverload<>(&QTimer::start));
+  connect(m_experiment, &ExperimentPanel::datasetChecked, this, [this](const rkd::studio::DatasetReport& r) {
+    if (!r.ok) return;
+    m_features->setTestSetSize(r.testImages);
+    QStringList names;
+    for (const auto& n : r.classNames) names << QString::fromStdString(n);
+    m_features->setClassNames(names);
+  });
+  connect(m_experiment->snapshotSpin(), &QSpinBox::valueChanged, m_features, &FeatureView::setSnapshotEvery);
+  connect(m_features, &FeatureView::probeIndexChanged, m_controller, &TrainingController::setProbeIndex);
+  connect(m_ablation, &AblationPanel::runAblationRequested, this, [this] {
+    const QString error = m_experiment->validationError();
+    if (!error.isEmpty()) {
+      m_ablation->messageLabel()->setText(tr("The experiment panel's settings are not valid: %1").arg(error));
+      return;
+    }
+    m_ablation->runAblation(m_experiment->config());
+  });
+
+  connect(m_controller, &TrainingController::busyChanged, this, [this](bool busy) {
+    m_experiment->setRunning(busy);
+    m_runLabel->setText(busy ? tr("training...") : tr("idle"));
+  });
+  connect(m_controller, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
+  connect(m_controller, &TrainingController::stepsReady, m_live, &LiveView::addSteps);
+  connect(m_controller, &TrainingController::epochReady, m_live, &LiveView::addEpoch);
+  connect(m_controller, &TrainingController::epochReady, m_history, [this] { m_history->refreshIfChanged(); });
+  connect(m_controller, &TrainingController::snapshotReady, m_features, &FeatureView::showSnapshot);
+  connect(m_controller, &TrainingController::statusChanged, m_live, &LiveView::setStatus);
+  connect(m_controller, &TrainingController::statusChanged, this, [this](const QString& text) {
+    m_runLabel->setText(text.section(QLatin1Char('\n'), 0, 0));
+  });
+  connect(m_controller, &TrainingController::logLine, m_live, &LiveView::appendLog);
+  // The log pane also keeps the trainer's status changes and one line per epoch, so it reads as the run's story.
+  connect(m_controller, &TrainingController::statusChanged, m_live, [this](const QString& text) {
+    m_live->appendLog(QStringLiteral("info"), text);
+  });
+  connect(m_controller, &TrainingController::epochReady, m_live, [this](const rkd::EpochProgress& e) {
+    QString line = tr("epoch %1/%2: train loss %3, train top-1 %4 %, test top-1 %5 % (best %6 %), lr %7, %8")
+                       .arg(e.epoch + 1)
+                       .arg(e.epochs)
+                       .arg(e.trainLoss, 0, 'f', 4)
+                       .arg(e.trainTop1, 0, 'f', 2)
+                       .arg(e.testTop1, 0, 'f', 2)
+                       .arg(e.bestTop1, 0, 'f', 2)
+                       .arg(e.lr, 0, 'g', 3)
+                       .arg(formatDuration(e.seconds));
+    if (e.valTop1 >= 0) line += tr(", validation top-1 %1 %").arg(e.valTop1, 0, 'f', 2);
+    m_live->appendLog(QStringLiteral("info"), line);
+  });
+  connect(m_controller, &TrainingController::jobFinished, this, &MainWindow::onJobFinished);
+}
+
+void MainWindow::onRunStarted(qint64 runId) {
+  QString title = tr("run %1").arg(runId);
+  try {
+    rkd::RunStore store(m_storePath.toStdString());
+    if (auto r = store.getRun(runId)) title = tr("run %1: %2").arg(runId).arg(QString::fromStdString(r->name));
+  } catch (const std::exception&) {
+    // The title is cosmetic; the store's own errors surface in the history panel.
+  }
+  m_live->beginRun(runId, title);
+  m_features->clear();
+  m_history->refresh();
+  m_runLabel->setText(tr("training %1").arg(title));
+}
+
+void MainWindow::onJobFinished(const rkd::RunOutcome& outcome) {
+  m_live->endRun(outcome);
+  m_history->refresh();
+  m_experiment->refreshRuns();
+  QString text = tr("run %1 %2").arg(outcome.runId).arg(QString::fromStdString(outcome.status));
+  if (outcome.epochsDone > 0) text += tr(": best top-1 %1 %").arg(outcome.bestTop1, 0, 'f', 2);
+  if (!outcome.message.empty()) text += QStringLiteral(" (%1)").arg(QString::fromStdString(outcome.message));
+  m_runLabel->setText(text);
+  if (outcome.status != "finished" && outcome.status != "stopped") {
+    m_experiment->messageLabel()->setText(QString::fromStdString(outcome.message));
+    m_experiment->messageLabel()->setStyleSheet(QStringLiteral("color: #b00020;"));
+  }
+}
+
+void MainWindow::openStore(const QString& path) {
+  if (m_controller->isBusy()) {
+    m_experiment->messageLabel()->setText(tr("Stop the running job before switching run stores."));
+    return;
+  }
+  m_storePath = path;
+  m_controller->setStorePath(path);
+  m_history->setStorePath(path);
+  m_experiment->setStorePath(path);
+  m_storeLabel->setText(tr("Run store: %1").arg(path));
+  m_settings->setValue(QStringLiteral("store/path"), path);
+  updateTitle();
+}
+
+void MainWindow::updateTitle() {
+  setWindowTitle(tr("ReviewKD Studio - %1").arg(QFileInfo(m_storePath).fileName()));
+}
+
+void MainWindow::saveSettings() {
+  m_experiment->saveSettings(*m_settings);
+  m_settings->setValue(QStringLiteral("window/geometry"), saveGeometry());
+  m_settings->setValue(QStringLiteral("window/tab"), m_tabs->currentIndex());
+  m_settings->sync();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (m_controller->isBusy() && m_interactive) {
+    const auto answer = QMessageBox::question(
+        this, tr("A run is training"),
+        tr("Stop the running job and quit? It stops after the current step, keeps its checkpoint and can be "
+           "resumed later from History."));
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+  }
+  saveSettings();
+  m_controller->stop();
+  event->accept();
+}
+
+}  // namespace rkd::gui
