@@ -13,3 +13,8 @@ add_test(NAME parity_wrn-40-2_to_shufflev1
           --teacher wrn-40-2 --student shufflev1 --review-weight 5)
 set_tests_properties(parity_resnet56_to_resnet20 parity_wrn-40-2_to_shufflev1 PROPERTIES
   LABELS "core;parity" SKIP_RETURN_CODE 77 TIMEOUT 300)
+# The same short ReviewKD training on the CPU and another device (issue 5): a CPU self-check always, CUDA where
+# present (skipped without it).
+add_test(NAME devices_cpu_vs_cpu COMMAND $<TARGET_FILE:reviewkd> devices --compare cpu --steps 3 --batch 16)
+add_test(NAME devices_cpu_vs_cuda COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/devices.sh $<TARGET_FILE:reviewkd>)
+set_tests_properties(devices_cpu_vs_cpu devices_cpu_vs_cuda PROPERTIES LABELS "core;parity" SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -42,6 +42,11 @@ class TestScreenshots : public QObject {
     return path;
   }
 
+ public:
+  // Called by QTEST_MAIN before the application exists: the session trains a teacher and ten students, longer
+  // than Qt Test's default 5-minute limit per test function on a busy 2-core machine.
+  static void initMain() { qputenv("QTEST_FUNCTION_TIMEOUT", "1800000"); }
+
  private Q_SLOTS:
   void initTestCase() {
     if (!QFileInfo::exists(QStringLiteral("/usr/share/datasets/fashion-mnist")))
@@ -54,7 +59,7 @@ class TestScreenshots : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
   }
 
-  void everyPanel() {
+  void liveAndFeatures() {
     rkd::gui::ExperimentPanel* p = m_window->experimentPanel();
     // The quick preset, shortened so the whole session takes about two minutes on 2 cores.
     p->applyPreset(QStringLiteral("quick"));
@@ -72,9 +77,11 @@ class TestScreenshots : public QObject {
     shot(QStringLiteral("studio-live"));
     m_window->tabs()->setCurrentWidget(m_window->featureView());
     shot(QStringLiteral("studio-features"));
+  }
 
-    // The ablation of the pair, one epoch per row.
-    rkd::RunConfig base = c;
+  void ablation() {
+    // The ablation of the pair, two epochs per row.
+    rkd::RunConfig base = m_window->experimentPanel()->config();
     base.optim.epochs = 2;
     base.snapshotEvery = 0;
     m_window->tabs()->setCurrentWidget(m_window->ablationPanel());
@@ -82,7 +89,9 @@ class TestScreenshots : public QObject {
     QVERIFY(m_window->ablationPanel()->runAblation(base));
     QVERIFY(queue.wait(1800000));
     shot(QStringLiteral("studio-ablation"));
+  }
 
+  void historyAndDetail() {
     rkd::gui::HistoryPanel* h = m_window->historyPanel();
     m_window->tabs()->setCurrentWidget(h);
     h->refresh();

@@ -10,6 +10,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -168,6 +169,16 @@ class TestStudio : public QObject {
     QVERIFY(!p->reviewCheck()->isEnabled());
     QCOMPARE(p->config().method, std::string("kd"));
     QVERIFY(p->config().kdWeight > 0);
+  }
+
+  // The form must fit the panel: nothing cut at the right edge at the default window size.
+  void experimentFormFitsThePanel() {
+    auto* scroll = panel()->findChild<QScrollArea*>();
+    QVERIFY(scroll);
+    QTest::qWait(50);
+    const int needed = scroll->widget()->minimumSizeHint().width();
+    QVERIFY2(needed <= scroll->viewport()->width(),
+             qPrintable(QStringLiteral("form needs %1 px, panel shows %2 px").arg(needed).arg(scroll->viewport()->width())));
   }
 
   void levelTableIsDerivedForThePair() {

@@ -138,7 +138,11 @@ void AblationPanel::buildGrid(const rkd::RunConfig& base) {
     return;
   }
   m_rows.clear();
-  for (auto& r : rkd::studio::ablationRows(base)) m_rows.push_back(RowState{std::move(r)});
+  for (auto& r : rkd::studio::ablationRows(base)) {
+    RowState state;
+    state.row = std::move(r);
+    m_rows.push_back(std::move(state));
+  }
   m_pairText = base.teacher.arch + " -> " + base.student;
   const bool published = rkd::publishedNumbers(base.teacher.arch, base.student).has_value();
   m_title->setText(tr("Ablation of %1 on %2, %3 epochs each. %4")

@@ -1,6 +1,7 @@
 #include "widgets/experiment_panel.h"
 
 #include <QAbstractItemView>
+#include <QAbstractSpinBox>
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
@@ -138,8 +139,13 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
   for (QComboBox* combo : content->findChildren<QComboBox*>()) compactCombo(combo);
   for (QComboBox* combo : findChildren<QComboBox*>()) compactCombo(combo);
   widenPopup(m_preset);
-  for (QSpinBox* s : findChildren<QSpinBox*>()) s->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-  for (QDoubleSpinBox* s : findChildren<QDoubleSpinBox*>()) s->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+  // Explicit minimum widths: a spin box's own minimum follows its largest value (the seed's 2^31) and would make
+  // the form wider than the panel; these fields grow with the panel instead.
+  for (QAbstractSpinBox* s : findChildren<QAbstractSpinBox*>()) {
+    s->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    s->setMinimumWidth(64);
+  }
+  for (QComboBox* combo : findChildren<QComboBox*>()) combo->setMinimumWidth(90);
 
   m_dataTimer = new QTimer(this);
   m_dataTimer->setSingleShot(true);
@@ -448,12 +454,12 @@ QWidget* ExperimentPanel::buildTrainingGroup() {
   m_milestones = new QLineEdit(box);
   m_milestones->setToolTip(tr("Epochs after which the learning rate is multiplied by gamma, e.g. 150, 180, 210"));
   m_gamma = dspin(0.001, 1, 3, 0.05, 0.1);
+  form->addRow(tr("Schedule"), m_schedule);
   auto* row3 = new QHBoxLayout;
-  row3->addWidget(m_schedule);
   row3->addWidget(m_milestones, 1);
   row3->addWidget(new QLabel(tr("gamma"), box));
   row3->addWidget(m_gamma);
-  form->addRow(tr("Schedule"), row3);
+  form->addRow(tr("Milestones"), row3);
   m_device = new QComboBox(box);
   for (const auto& d : rkd::studio::deviceOptions())
     m_device->addItem(QString::fromStdString(d.label), QString::fromStdString(d.id));

@@ -57,10 +57,9 @@ void TrainingController::deliver() {
     std::swap(batch, m_pending);
   }
   ++m_deliveries;
-  for (const auto& s : batch.statuses) Q_EMIT statusChanged(s);
   for (const auto& [level, text] : batch.logs) Q_EMIT logLine(level, text);
   // Replay in arrival order; consecutive steps go out as one batch (one replot).
-  size_t step = 0, epoch = 0, run = 0;
+  size_t step = 0, epoch = 0, run = 0, status = 0;
   std::vector<rkd::StepProgress> steps;
   const auto flushSteps = [&] {
     if (steps.empty()) return;
@@ -73,6 +72,9 @@ void TrainingController::deliver() {
     } else if (kind == 1) {
       flushSteps();
       Q_EMIT epochReady(batch.epochs[epoch++]);
+    } else if (kind == 3) {
+      flushSteps();
+      Q_EMIT statusChanged(batch.statuses[status++]);
     } else {
       flushSteps();
       m_currentRun = batch.newRuns[run++];
@@ -124,7 +126,10 @@ bool TrainingController::launch(Job job) {
   };
   callbacks.onSnapshot = [report](const rkd::FeatureSnapshot& s) { report([&](Pending& pending) { pending.snapshot = s; }); };
   callbacks.onStatus = [report](const std::string& text) {
-    report([&](Pending& pending) { pending.statuses.push_back(QString::fromStdString(text)); });
+    report([&](Pending& pending) {
+      pending.statuses.push_back(QString::fromStdString(text));
+      pending.order.push_back(3);
+    });
   };
   QMetaObject::invokeMethod(
       m_worker,

@@ -67,7 +67,7 @@ class TrainingController : public QObject {
 
   // What the worker thread has reported and the GUI thread has not yet delivered.
   struct Pending {
-    /// Order of arrival: 0 = next step, 1 = next epoch, 2 = next new run.
+    /// Order of arrival: 0 = next step, 1 = next epoch, 2 = next new run, 3 = next status line.
     std::vector<unsigned char> order;
     std::vector<rkd::StepProgress> steps;
     std::vector<rkd::EpochProgress> epochs;

@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   addModelsCommand(app, command);
   addParityCommand(app, command);
   addBenchCommand(app, command);
+  addDevicesCommand(app, command);
   addTrainCommands(app, command, global);
   addRunsCommand(app, command, global);
   try {

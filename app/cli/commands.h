@@ -25,6 +25,7 @@ struct GlobalOptions {
 void addModelsCommand(CLI::App& app, Command& command);
 void addParityCommand(CLI::App& app, Command& command);
 void addBenchCommand(CLI::App& app, Command& command);
+void addDevicesCommand(CLI::App& app, Command& command);
 void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& global);
 void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global);
 
