@@ -358,6 +358,46 @@ class TestStudio : public QObject {
     QCOMPARE(f.readAll().count('\n'), 9);  // header + 8 rows
   }
 
+  // A run that cannot start on the worker thread (here: a CUDA device this machine lacks) ends as a failed job
+  // whose message reaches the panel; nothing crashes and the next run can start.
+  void aRunThatCannotStartShowsWhy() {
+    ExperimentPanel* p = panel();
+    rkd::RunConfig c = tinyConfig(1);
+    c.device = "cuda:7";
+    p->setConfig(c);
+    QVERIFY(settle(p));
+    QCOMPARE(p->config().device, std::string("cuda:7"));
+    QTest::mouseClick(p->startButton(), Qt::LeftButton);
+    const rkd::RunOutcome o = waitForJob();
+    QCOMPARE(o.status, std::string("failed"));
+    QVERIFY2(QString::fromStdString(o.message).contains(QStringLiteral("cuda:7")), o.message.c_str());
+    QVERIFY2(p->messageLabel()->text().contains(QStringLiteral("cuda:7")), qPrintable(p->messageLabel()->text()));
+    QVERIFY(p->startButton()->isEnabled());
+  }
+
+  // Closing the window while a run trains stops it after the step in flight: the run is "stopped" (resumable),
+  // never left "running" or lost.
+  void closingTheWindowWhileTrainingStopsTheRun() {
+    const QString store = rkdtest::guiTempDir(QStringLiteral("close")) + "/runs.sqlite";
+    QSettings settings(rkdtest::guiTempDir(QStringLiteral("close-settings")) + "/s.ini", QSettings::IniFormat);
+    auto window = std::make_unique<MainWindow>(store, &settings, false);
+    window->show();
+    rkd::RunConfig c = tinyConfig(50);
+    c.method = "student-alone";
+    window->experimentPanel()->setConfig(c);
+    QVERIFY(settle(window->experimentPanel()));
+    QSignalSpy steps(window->controller(), &rkd::gui::TrainingController::stepsReady);
+    QTest::mouseClick(window->experimentPanel()->startButton(), Qt::LeftButton);
+    QVERIFY(steps.wait(60000));
+    QVERIFY(window->close());
+    window.reset();  // the controller waits for the worker
+    rkd::RunStore check(store.toStdString());
+    const auto runs = check.listRuns();
+    QCOMPARE(runs.size(), size_t(1));
+    QVERIFY2(runs.front().status == rkd::RunStatus::Stopped, rkd::toString(runs.front().status).c_str());
+    QVERIFY(!check.checkpointPath(runs.front().id, rkd::CheckpointKind::Last).empty());
+  }
+
   void settingsComeBackAtTheNextStart() {
     ExperimentPanel* p = panel();
     p->setConfig(tinyConfig(7));

@@ -28,7 +28,7 @@ torch::Device parseDevice(const std::string& text) {
   if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
       throw InputError("device '" + text + "' requested but this build of LibTorch sees no CUDA device",
-                       "use --device cpu (devices here: " + listed() + ")");
+                       "choose device cpu or auto (devices here: " + listed() + ")");
     int64_t index = 0;
     if (text.size() > 5) {
       try {
