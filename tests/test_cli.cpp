@@ -5,6 +5,9 @@
 #include <csignal>
 #include <fstream>
 
+#include "core/io/state_dict.h"
+#include "core/io/tensor_file.h"
+#include "core/models/backbone.h"
 #include "core/store/run_store.h"
 #include "core/train/run_config.h"
 #include "synthetic_data.h"
@@ -136,6 +139,13 @@ class TestCli : public QObject {
     QFile f2(csv);
     QVERIFY(f2.open(QIODevice::ReadOnly));
     QVERIFY(f2.readLine().startsWith("run_id,run_name,epoch,step,key,value"));
+    // The trained network as a plain state dict: it loads strictly into a fresh resnet8 (1 channel, 10 classes).
+    const std::string weights = m_dir + "/teacher-weights.pt";
+    Result w = runCli({"--db", db, "runs", "weights", id, QString::fromStdString(weights)});
+    QVERIFY2(w.code == 0 && w.out.contains("resnet8"), qPrintable(describe(w)));
+    rkd::Backbone net = rkd::createBackbone({"resnet8", 10, 1});
+    rkd::loadStateDictStrict(*net, rkd::readTensorFile(weights), weights);
+    QCOMPARE(runCli({"--db", db, "runs", "weights", "424242", QString::fromStdString(weights)}).code, 2);
     QCOMPARE(runCli({"--db", db, "runs", "show", "424242"}).code, 2);
     QCOMPARE(runCli({"--db", db, "runs", "delete", id, "--yes"}).code, 0);
     QVERIFY(!store.getRun(runs.front().id).has_value());

@@ -4,6 +4,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QAction>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -315,6 +316,31 @@ class TestStudio : public QObject {
     QTest::mouseClick(p->importAcceptButton(), Qt::LeftButton);
     QCOMPARE(p->validationError(), QString());
     QCOMPARE(p->config().teacher.checkpoint, checkpoint);
+  }
+
+  // A trained student leaves the studio as a plain PyTorch state dict of its network (no head, no optimizer):
+  // the exported file imports completely into the same network.
+  void historyExportsTheTrainedWeights() {
+    rkd::gui::HistoryPanel* h = m_window->historyPanel();
+    h->refresh();
+    rkd::RunStore store(m_store.toStdString());
+    rkd::RunFilter students;
+    students.kind = rkd::RunKind::Student;
+    students.status = rkd::RunStatus::Finished;
+    const int64_t run = store.listRuns(students).front().id;
+    h->selectRuns({run});
+    QVERIFY(h->weightsAction()->isEnabled());
+    const QString path = rkdtest::guiTempDir(QStringLiteral("weights")) + "/student.pt";
+    QVERIFY2(h->exportWeights(run, path), qPrintable(h->statusLabel()->text()));
+    const auto shape = rkd::studio::knownShape(tinyConfig().data);
+    QVERIFY(shape.has_value());
+    const rkd::studio::ImportReport r = rkd::studio::inspectCheckpoint(path.toStdString(), "resnet8", *shape);
+    QVERIFY2(r.complete(), r.describe().c_str());
+    QCOMPARE(r.layout, std::string("flat"));
+    QVERIFY(r.loaded > 10);
+    // A run that has no checkpoint says so.
+    QVERIFY(!h->exportWeights(987654, path));
+    QVERIFY(h->statusLabel()->text().contains(QStringLiteral("987654")));
   }
 
   void historyUseAsTeacherFillsThePanel() {

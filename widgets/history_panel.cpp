@@ -112,6 +112,8 @@ void HistoryPanel::createActions() {
   m_noteAction = make(QStringLiteral("Note…"), QStringLiteral("Add a note to the selected runs"));
   m_exportAction = make(QStringLiteral("Export CSV…"), QStringLiteral("Write the metrics of the selected runs as CSV"),
                         QStyle::SP_DialogSaveButton);
+  m_weightsAction = make(QStringLiteral("Export weights…"),
+                         QStringLiteral("Write the run's trained network (no review head) as a PyTorch state dict"));
   m_deleteAction = make(QStringLiteral("Delete"), QStringLiteral("Delete the selected runs from the store (Del)"),
                         QStyle::SP_TrashIcon);
   m_useAsTeacherAction = make(QStringLiteral("Use as teacher"), QStringLiteral("Start a new run that distils from this finished run"),
@@ -134,6 +136,7 @@ void HistoryPanel::createActions() {
   connect(m_tagsAction, &QAction::triggered, this, [this] { editTagsOfSelected(); });
   connect(m_noteAction, &QAction::triggered, this, [this] { noteOnSelected(); });
   connect(m_exportAction, &QAction::triggered, this, [this] { exportWithDialog(); });
+  connect(m_weightsAction, &QAction::triggered, this, [this] { exportWeightsWithDialog(); });
   connect(m_deleteAction, &QAction::triggered, this, [this] { deleteSelected(true); });
   connect(m_useAsTeacherAction, &QAction::triggered, this, [this] { requestUseAsTeacher(); });
   connect(m_resumeAction, &QAction::triggered, this, [this] { requestResume(); });
@@ -156,6 +159,7 @@ void HistoryPanel::buildUi() {
   toolbar->addAction(m_tagsAction);
   toolbar->addAction(m_noteAction);
   toolbar->addAction(m_exportAction);
+  toolbar->addAction(m_weightsAction);
   toolbar->addAction(m_deleteAction);
   toolbar->addSeparator();
   toolbar->addAction(m_useAsTeacherAction);
@@ -571,6 +575,7 @@ void HistoryPanel::updateActions() {
   m_tagsAction->setEnabled(store && n >= 1);
   m_noteAction->setEnabled(store && n >= 1);
   m_exportAction->setEnabled(store && n >= 1);
+  m_weightsAction->setEnabled(store && single && single->run.epochsDone > 0);
   m_deleteAction->setEnabled(store && n >= 1 && running < n);
   m_copyConfigAction->setEnabled(store && n == 1);
 
@@ -781,6 +786,35 @@ bool HistoryPanel::exportSelectionCsv(const QString& path) {
   showMessage(QStringLiteral("Exported the metrics of %1 to %2")
                   .arg(plural(static_cast<int>(ids.size()), QStringLiteral("run"), QStringLiteral("runs")), path));
   return true;
+}
+
+bool HistoryPanel::exportWeights(int64_t runId, const QString& path, bool best) {
+  if (!m_store) return false;
+  studio::WeightsExport e;
+  if (!guarded(QStringLiteral("Exporting weights"), [&] { e = studio::exportWeights(*m_store, runId, path.toStdString(), best); }))
+    return false;
+  if (!e.ok) {
+    showMessage(QStringLiteral("Exporting the weights of run %1: %2").arg(runId).arg(qs(e.error)), true);
+    return false;
+  }
+  showMessage(QStringLiteral("Wrote %1: %2 tensors of %3 from %4. In Python: net.load_state_dict(torch.load(path), strict=True)")
+                  .arg(path)
+                  .arg(e.entries)
+                  .arg(qs(e.arch), qs(e.source)));
+  return true;
+}
+
+void HistoryPanel::exportWeightsWithDialog() {
+  const std::vector<int64_t> ids = selectedRunIds();
+  if (ids.size() != 1 || !m_interactive) return;
+  const auto* row = rowOfRun(ids.front());
+  const QString suggestion = QDir::home().filePath(
+      QStringLiteral("run-%1-%2.pt").arg(ids.front()).arg(row ? qs(row->run.studentArch) : QStringLiteral("student")));
+  QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export the trained network"), suggestion,
+                                              QStringLiteral("PyTorch state dict (*.pt *.pth);;All files (*)"));
+  if (path.isEmpty()) return;
+  if (!path.contains(QLatin1Char('.'))) path += QStringLiteral(".pt");
+  exportWeights(ids.front(), path, true);
 }
 
 void HistoryPanel::exportWithDialog() {
@@ -1073,6 +1107,7 @@ void HistoryPanel::showContextMenu(const QPoint& pos) {
   menu.addAction(m_noteAction);
   menu.addAction(m_copyConfigAction);
   menu.addAction(m_exportAction);
+  menu.addAction(m_weightsAction);
   menu.addSeparator();
   menu.addAction(m_deleteAction);
   menu.addSeparator();

@@ -79,6 +79,7 @@ class HistoryPanel : public QWidget {
   QAction* noteAction() const { return m_noteAction; }
   QAction* deleteAction() const { return m_deleteAction; }
   QAction* exportAction() const { return m_exportAction; }
+  QAction* weightsAction() const { return m_weightsAction; }
   QAction* detailsAction() const { return m_detailsAction; }
   QAction* useAsTeacherAction() const { return m_useAsTeacherAction; }
   QAction* resumeAction() const { return m_resumeAction; }
@@ -105,6 +106,9 @@ class HistoryPanel : public QWidget {
   void addTagToSelected(const QString& tag);
   void removeTagFromSelected(const QString& tag);
   void addNoteToSelected(const QString& text);
+  /// Writes a run's trained network (best checkpoint, or last with `best` false) as a PyTorch state dict
+  /// without the review head; false (and a message) on failure.
+  bool exportWeights(int64_t runId, const QString& path, bool best = true);
   /// Opens a non-modal RunDetailDialog (parented to the panel).
   void openDetail(int64_t runId);
 
@@ -133,6 +137,7 @@ class HistoryPanel : public QWidget {
   void editTagsOfSelected();
   void noteOnSelected();
   void exportWithDialog();
+  void exportWeightsWithDialog();
   void copyConfigOfSelected();
   void requestUseAsTeacher();
   void requestResume();
@@ -182,6 +187,7 @@ class HistoryPanel : public QWidget {
   QAction* m_noteAction = nullptr;
   QAction* m_deleteAction = nullptr;
   QAction* m_exportAction = nullptr;
+  QAction* m_weightsAction = nullptr;
   QAction* m_detailsAction = nullptr;
   QAction* m_useAsTeacherAction = nullptr;
   QAction* m_resumeAction = nullptr;

@@ -7,6 +7,7 @@
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
 #include "core/store/run_store.h"
+#include "core/studio/studio.h"
 
 namespace rkd::cli {
 namespace {
@@ -21,6 +22,8 @@ struct RunsArgs {
   bool remove = false;
   bool yes = false;
   std::string note;
+  std::string weightsFile;
+  bool last = false;
 };
 
 std::string dateText(int64_t unixMs) {
@@ -142,6 +145,25 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
         store.exportCsv(a->runs, a->csv);
         std::printf("wrote %s\n", a->csv.c_str());
       }
+      return kSuccess;
+    };
+  });
+
+  auto* weights = runs->add_subcommand(
+      "weights", "write a run's trained network (no review head) as a PyTorch state dict: torch.load reads it");
+  weights->add_option("run", a->run, "run id")->required();
+  weights->add_option("file", a->weightsFile, "output file (.pt)")->required();
+  weights->add_flag("--last", a->last, "the last checkpoint instead of the best");
+  weights->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      RunStore store(global.storePath());
+      const studio::WeightsExport e = studio::exportWeights(store, a->run, a->weightsFile, !a->last);
+      if (!e.ok) {
+        std::fprintf(stderr, "error: %s\n", e.error.c_str());
+        return kBadInput;
+      }
+      std::printf("wrote %s: %lld tensors of %s from %s\n", a->weightsFile.c_str(), static_cast<long long>(e.entries),
+                  e.arch.c_str(), e.source.c_str());
       return kSuccess;
     };
   });

@@ -13,6 +13,7 @@
 #include "core/common/logging.h"
 #include "core/distill/levels.h"
 #include "core/io/checkpoint.h"
+#include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
 #include "core/train/run_setup.h"
 #include "core/train/trainer.h"
@@ -274,6 +275,31 @@ std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& tea
     if (have == want) return r.id;
   }
   return std::nullopt;
+}
+
+// --- exporting ------------------------------------------------------------------------------------------------
+
+WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best) {
+  WeightsExport r;
+  r.ok = guarded(
+      [&] {
+        const auto run = store.getRun(runId);
+        if (!run) throw InputError("run " + std::to_string(runId) + " is not in " + store.path(), "pick a run from the history");
+        r.arch = run->studentArch;
+        r.source = store.checkpointPath(runId, best ? CheckpointKind::Best : CheckpointKind::Last);
+        if (r.source.empty() && best) r.source = store.checkpointPath(runId, CheckpointKind::Last);
+        if (r.source.empty())
+          throw InputError("run " + std::to_string(runId) + " has no checkpoint yet",
+                           "it stopped before its first checkpoint; train it (or resume it) first");
+        const TensorMap model = withPrefix(readTensorFile(r.source), "model.");
+        if (model.empty())
+          throw InputError("checkpoint '" + r.source + "' holds no 'model.' entries",
+                           "it was not written by this studio's trainer; export from a studio run");
+        writeTensorFile(outPath, model);
+        r.entries = static_cast<int64_t>(model.size());
+      },
+      r.error);
+  return r;
 }
 
 // --- history --------------------------------------------------------------------------------------------------

@@ -124,6 +124,21 @@ RunConfig teacherRecipe(const RunConfig& student);
 /// The newest finished teacher run in the store trained with exactly this config (ignoring its name).
 std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& teacherConfig);
 
+// --- exporting a trained network ---------------------------------------------------------------------------
+
+/// What exportWeights wrote.
+struct WeightsExport {
+  bool ok = false;
+  std::string error;    ///< why not (names the run, the checkpoint or the file, and what to do)
+  std::string source;   ///< the checkpoint it was taken from
+  std::string arch;     ///< the network's zoo name
+  int64_t entries = 0;  ///< parameters and buffers written
+};
+/// Writes the trained network of a run (its best checkpoint, or the last with `best` false) without the review
+/// head, optimizer state or metadata: a flat state dict with PyTorch names that Python's `torch.load` reads and
+/// `load_state_dict(..., strict=True)` accepts for the PyTorch definition of the network. Never throws.
+WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best = true);
+
 // --- history --------------------------------------------------------------------------------------------------
 
 /// One row of the history table.
