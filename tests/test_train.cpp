@@ -145,6 +145,37 @@ class TestTrain : public QObject {
     QCOMPARE(QString::fromStdString(rec->teacherArch), QString("resnet8"));
   }
 
+  // Reading a step's scalars in groups (as on a GPU) gives the same callbacks, metrics and weights as reading
+  // them after every step.
+  void groupedScalarReadsChangeNothing() {
+    QVERIFY(m_teacherRun > 0);
+    RunStore store(m_db);
+    RunConfig c = tinyConfig(m_data, false);
+    c.teacher.run = m_teacherRun;
+    std::vector<std::vector<double>> losses(2);
+    std::vector<int> snapshots(2, 0);
+    std::vector<int64_t> runs;
+    for (int variant = 0; variant < 2; ++variant) {
+      TrainerCallbacks cb;
+      cb.onStep = [&, variant](const StepProgress& p) {
+        losses[variant].push_back(p.loss);
+        losses[variant].push_back(static_cast<double>(p.step));
+      };
+      cb.onSnapshot = [&, variant](const FeatureSnapshot&) { ++snapshots[variant]; };
+      Trainer trainer(store, cb);
+      trainer.setReadEvery(variant == 0 ? 1 : 5);
+      RunOutcome o = trainer.start(c);
+      QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+      runs.push_back(o.runId);
+    }
+    QCOMPARE(losses[1], losses[0]);
+    QCOMPARE(snapshots[1], snapshots[0]);
+    QCOMPARE(store.metrics(runs[1], "train/loss").values, store.metrics(runs[0], "train/loss").values);
+    TensorMap wa = checkpointWeights(store.checkpointPath(runs[0], CheckpointKind::Last));
+    TensorMap wb = checkpointWeights(store.checkpointPath(runs[1], CheckpointKind::Last));
+    for (const auto& [name, t] : wa) QVERIFY2(torch::equal(t, wb.at(name)), name.c_str());
+  }
+
   void resumeEquivalence_data() {
     QTest::addColumn<int>("stopAtStep");
     QTest::newRow("stop after epoch 1") << -1;
@@ -198,21 +229,35 @@ class TestTrain : public QObject {
     QCOMPARE(store.metrics(b.runId, "test/top1").size(), size_t(2));
   }
 
+  void divergenceStopsTheRun_data() {
+    QTest::addColumn<int>("readEvery");
+    QTest::newRow("scalars read every step") << 1;
+    QTest::newRow("scalars read in groups of 4") << 4;
+  }
   void divergenceStopsTheRun() {
+    QFETCH(int, readEvery);
     RunStore store(m_db);
     RunConfig c = tinyConfig(m_data, true);
     c.optim.lr = 1e5;  // far too large: the loss explodes to inf/NaN within a few steps
     c.optim.weightDecay = 0;
     c.optim.epochs = 3;
-    Trainer trainer(store);
+    std::vector<double> seen;
+    TrainerCallbacks cb;
+    cb.onStep = [&](const StepProgress& p) { seen.push_back(p.loss); };
+    Trainer trainer(store, cb);
+    trainer.setReadEvery(readEvery);
     RunOutcome o = trainer.start(c);
     QCOMPARE(QString::fromStdString(o.status), QString("diverged"));
     QVERIFY2(o.message.find("epoch") != std::string::npos && o.message.find("step") != std::string::npos,
              o.message.c_str());
+    // The message names the first step whose loss was not finite; every step reported before it was finite.
+    for (double l : seen) QVERIFY(std::isfinite(l));
+    QVERIFY2(o.message.find("global step " + std::to_string(seen.size()) + ")") != std::string::npos, o.message.c_str());
     auto rec = store.getRun(o.runId);
     QCOMPARE(QString::fromStdString(toString(rec->status)), QString("diverged"));
     QCOMPARE(QString::fromStdString(rec->message), QString::fromStdString(o.message));
   }
+
 
   void readerWhileTraining() {
     RunStore store(m_db);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "core/common/device.h"
 #include "core/common/errors.h"
@@ -76,6 +77,17 @@ struct Trainer::Impl {
   std::vector<int64_t> classCorrect, classTotal;
   Clock::time_point started = Clock::now();
   int64_t lastProbe = 0;      // probe index of the last snapshot
+  int64_t readEvery = 1;      // steps whose scalars are read from the device together
+  // A step whose scalars are still on the device.
+  struct PendingStep {
+    torch::Tensor values;     // double: total, ce, review, kd, correct, level losses...
+    int64_t images = 0;
+    int64_t epoch = 0, stepInEpoch = 0, globalStep = 0;
+    double reviewFactor = 0;
+    std::vector<std::string> levelLabels;
+    bool logReview = false;
+  };
+  std::vector<PendingStep> pending;
   double smoothedImagesPerSecond = 0;
   double evalSeconds = 0;
 
@@ -147,6 +159,7 @@ struct Trainer::Impl {
     config.validate();
     useThreads(static_cast<int>(config.threads));
     device = parseDevice(config.device);
+    readEvery = owner.m_readEvery > 0 ? owner.m_readEvery : (device.is_cuda() ? 16 : 1);
     torch::manual_seed(static_cast<uint64_t>(config.seed));
     status("loading " + config.data.kind);
     splits = loadDataset(datasetSpecOf(config.data, config.seed));
@@ -306,6 +319,65 @@ struct Trainer::Impl {
     return o;
   }
 
+  // One step whose scalars were read (v points at them): divergence check, epoch sums, throughput, metrics and
+  // the step callback. Returns the outcome when the loss is not finite.
+  std::optional<RunOutcome> report(const PendingStep& q, const double* v, double lr, int64_t perEpoch, int64_t totalSteps,
+                                   int64_t stepsAtStart, Clock::time_point& rateMark, int64_t& rateImages) {
+    const double loss = v[0];
+    const int ep = static_cast<int>(q.epoch);
+    if (!std::isfinite(loss)) {
+      const std::string msg = "loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
+                              std::to_string(q.epoch) + ", step " + std::to_string(q.stepInEpoch) + " (global step " +
+                              std::to_string(q.globalStep) + "); lower optim.lr or review.weight";
+      writer->add(ep, q.globalStep, "train/loss", loss);
+      return finish(RunStatus::Diverged, msg);
+    }
+    const int64_t n = q.images;
+    epochLossSum += loss * static_cast<double>(n);
+    epochCorrect += v[4];
+    epochSeen += static_cast<double>(n);
+    rateImages += n;
+    const double dt = secondsSince(rateMark);
+    if (dt > 0.5) {
+      const double rate = static_cast<double>(rateImages) / dt;
+      smoothedImagesPerSecond = smoothedImagesPerSecond == 0 ? rate : 0.7 * smoothedImagesPerSecond + 0.3 * rate;
+      rateMark = Clock::now();
+      rateImages = 0;
+    }
+    const int64_t epochs = config.optim.epochs;
+    StepProgress p;
+    p.runId = runId;
+    p.epoch = ep;
+    p.epochs = static_cast<int>(epochs);
+    p.step = q.globalStep;
+    p.stepInEpoch = q.stepInEpoch;
+    p.stepsPerEpoch = perEpoch;
+    p.loss = loss;
+    p.ce = v[1];
+    p.review = v[2];
+    p.kd = v[3];
+    p.reviewFactor = q.reviewFactor;
+    p.levelLosses.assign(v + 5, v + q.values.size(0));
+    p.levelLabels = q.levelLabels;
+    p.lr = lr;
+    p.imagesPerSecond = smoothedImagesPerSecond;
+    const double done = static_cast<double>(q.globalStep + 1 - stepsAtStart);
+    const double elapsed = secondsSince(started);
+    const double remainingSteps = static_cast<double>(totalSteps - q.globalStep - 1);
+    p.etaSeconds = done > 0 ? elapsed / done * remainingSteps + evalSeconds * static_cast<double>(epochs - q.epoch - 1) : 0;
+    writer->add(ep, q.globalStep, "train/loss", p.loss);
+    writer->add(ep, q.globalStep, "train/ce", p.ce);
+    if (q.logReview) {
+      writer->add(ep, q.globalStep, "train/review", p.review);
+      for (size_t i = 0; i < p.levelLosses.size(); ++i)
+        writer->add(ep, q.globalStep, "train/level/" + p.levelLabels[i], p.levelLosses[i]);
+    }
+    if (step->objective().settings().kdWeight > 0) writer->add(ep, q.globalStep, "train/kd", p.kd);
+    writer->add(ep, q.globalStep, "lr", lr);
+    if (owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
+    return std::nullopt;
+  }
+
   // The training loop from the current position to the end, a stop request or a divergence.
   RunOutcome loop() {
     const int64_t epochs = config.optim.epochs;
@@ -325,75 +397,53 @@ struct Trainer::Impl {
       Batch batch;
       for (int64_t skip = 0; skip < stepInEpoch; ++skip) trainLoader->next(batch);  // resume mid-epoch
       if (stepInEpoch == 0) epochLossSum = epochCorrect = epochSeen = 0;
+      // A step's scalars stay on the device until `readEvery` steps have queued up (or a snapshot, a stop or the
+      // epoch's end needs them): then one device-to-host copy reads them all. On a GPU this keeps the launch
+      // queue full instead of synchronising after every step.
+      const auto drain = [&]() -> std::optional<RunOutcome> {
+        if (pending.empty()) return std::nullopt;
+        std::vector<torch::Tensor> all;
+        for (const auto& q : pending) all.push_back(q.values);
+        const torch::Tensor host = torch::cat(all).cpu();
+        const double* v = host.data_ptr<double>();
+        std::vector<PendingStep> steps;
+        std::swap(steps, pending);
+        for (const auto& q : steps) {
+          if (auto diverged = report(q, v, lr, perEpoch, totalSteps, stepsAtStart, rateMark, rateImages)) return diverged;
+          v += q.values.size(0);
+        }
+        return std::nullopt;
+      };
       while (trainLoader->next(batch)) {
         LossParts parts = step->run(batch.images, batch.labels, static_cast<int>(epoch));
-        // Every scalar of the step in one device-to-host read (one synchronisation per step, not one per value):
-        // total, ce, review, kd, correct predictions, then the level losses.
+        // total, ce, review, kd, correct predictions, then the level losses: one double tensor on the device.
         const auto scalar = [&](const torch::Tensor& t) {
           return t.defined() ? t.detach().reshape({}).to(torch::kDouble) : torch::zeros({}, parts.total.options().dtype(torch::kDouble));
         };
         std::vector<torch::Tensor> values{scalar(parts.total), scalar(parts.ce), scalar(parts.review), scalar(parts.kd),
                                           scalar(step->lastLogits().argmax(1).eq(batch.labels).sum())};
         for (const auto& l : parts.levelLosses) values.push_back(scalar(l));
-        const torch::Tensor host = torch::stack(values).cpu();
-        const double* v = host.data_ptr<double>();
-        const double loss = v[0];
-        if (!std::isfinite(loss)) {
-          const std::string msg = "loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
-                                  std::to_string(epoch) + ", step " + std::to_string(stepInEpoch) +
-                                  " (global step " + std::to_string(globalStep) +
-                                  "); lower optim.lr or review.weight";
-          writer->add(static_cast<int>(epoch), globalStep, "train/loss", loss);
-          return finish(RunStatus::Diverged, msg);
-        }
-        const int64_t n = batch.labels.size(0);
-        epochLossSum += loss * static_cast<double>(n);
-        epochCorrect += v[4];
-        epochSeen += static_cast<double>(n);
-        rateImages += n;
-        const double dt = secondsSince(rateMark);
-        if (dt > 0.5) {
-          const double rate = static_cast<double>(rateImages) / dt;
-          smoothedImagesPerSecond = smoothedImagesPerSecond == 0 ? rate : 0.7 * smoothedImagesPerSecond + 0.3 * rate;
-          rateMark = Clock::now();
-          rateImages = 0;
-        }
-        StepProgress p;
-        p.runId = runId;
-        p.epoch = static_cast<int>(epoch);
-        p.epochs = static_cast<int>(epochs);
-        p.step = globalStep;
-        p.stepInEpoch = stepInEpoch;
-        p.stepsPerEpoch = perEpoch;
-        p.loss = loss;
-        p.ce = v[1];
-        p.review = v[2];
-        p.kd = v[3];
-        p.reviewFactor = parts.reviewFactor;
-        p.levelLosses.assign(v + 5, v + 5 + parts.levelLosses.size());
-        p.levelLabels = parts.levelLabels;
-        p.lr = lr;
-        p.imagesPerSecond = smoothedImagesPerSecond;
-        const double done = static_cast<double>(globalStep + 1 - stepsAtStart);
-        const double elapsed = secondsSince(started);
-        const double remainingSteps = static_cast<double>(totalSteps - globalStep - 1);
-        p.etaSeconds = done > 0 ? elapsed / done * remainingSteps + evalSeconds * static_cast<double>(epochs - epoch - 1) : 0;
-        const int ep = static_cast<int>(epoch);
-        writer->add(ep, globalStep, "train/loss", p.loss);
-        writer->add(ep, globalStep, "train/ce", p.ce);
-        if (parts.review.defined() && step->objective().settings().method == Method::ReviewKD) {
-          writer->add(ep, globalStep, "train/review", p.review);
-          for (size_t i = 0; i < p.levelLosses.size(); ++i)
-            writer->add(ep, globalStep, "train/level/" + p.levelLabels[i], p.levelLosses[i]);
-        }
-        if (step->objective().settings().kdWeight > 0) writer->add(ep, globalStep, "train/kd", p.kd);
-        writer->add(ep, globalStep, "lr", lr);
+        PendingStep q;
+        q.values = torch::stack(values);
+        q.images = batch.labels.size(0);
+        q.epoch = epoch;
+        q.stepInEpoch = stepInEpoch;
+        q.globalStep = globalStep;
+        q.reviewFactor = parts.reviewFactor;
+        q.levelLabels = parts.levelLabels;
+        q.logReview = parts.review.defined() && step->objective().settings().method == Method::ReviewKD;
+        pending.push_back(std::move(q));
         ++stepInEpoch;
         ++globalStep;
-        if (owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
         const bool probeMoved = owner.m_probe && owner.m_probe->load() != lastProbe;
-        if (config.snapshotEvery > 0 && (globalStep % config.snapshotEvery == 0 || probeMoved)) snapshot();
+        const bool snapshotDue = config.snapshotEvery > 0 && (globalStep % config.snapshotEvery == 0 || probeMoved);
+        const bool stopNow = owner.m_stop && owner.m_stop->load();
+        if (static_cast<int64_t>(pending.size()) >= readEvery || snapshotDue || stopNow)
+          if (auto diverged = drain()) return *diverged;
+        if (snapshotDue) snapshot();
+        // Read again: a step callback that just ran may have asked to stop at this step.
         if (owner.m_stop && owner.m_stop->load()) {
+          if (auto diverged = drain()) return *diverged;
           const std::string path = saveCheckpoint("last");
           owner.m_store.addCheckpoint(runId, static_cast<int>(epoch), path, CheckpointKind::Last);
           return finish(RunStatus::Stopped, "stopped on request at epoch " + std::to_string(epoch) + ", step " +
@@ -401,6 +451,7 @@ struct Trainer::Impl {
                                                 std::to_string(runId));
         }
       }
+      if (auto diverged = drain()) return *diverged;
       // Evaluation of the finished epoch.
       const Clock::time_point evalStart = Clock::now();
       const bool lastEpoch = epoch + 1 == epochs;

@@ -31,6 +31,12 @@ class Trainer {
   /// set). When its value changes during a run, a snapshot is taken after the next step. nullptr = image 0.
   void setProbe(const std::atomic<int64_t>* probe) { m_probe = probe; }
 
+  /// Steps whose scalars (losses, accuracy) are read from the device in one copy. 0 (default) = 1 on the CPU,
+  /// where reading costs nothing, and 16 on CUDA, so the GPU is not synchronised after every step. Callbacks and
+  /// metrics are the same either way; they arrive in groups. A snapshot, a stop request or the epoch's end reads
+  /// what has queued up first.
+  void setReadEvery(int64_t steps) { m_readEvery = steps; }
+
   /// Folder of a run's checkpoints: <store folder>/checkpoints/run-<id>.
   std::string checkpointDir(int64_t runId) const;
 
@@ -40,6 +46,7 @@ class Trainer {
   TrainerCallbacks m_callbacks;
   const StopFlag* m_stop;
   const std::atomic<int64_t>* m_probe = nullptr;
+  int64_t m_readEvery = 0;
 };
 
 /// The learning rate of `epoch` (from 0) under the config's schedule: multistep drops by gamma after each
