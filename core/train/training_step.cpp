@@ -18,6 +18,13 @@ TrainingStep::TrainingStep(Backbone student, Backbone teacher, const StepOptions
   const bool needsTeacher = options.settings.method != Method::StudentAlone;
   if (needsTeacher && !m_teacher)
     throw InputError("method " + methodName(options.settings.method) + " needs a teacher", "choose a teacher");
+  if (options.device.is_cuda()) {
+    // cuDNN autotuning: the shapes of a run are static, so the fastest algorithm found once serves every step.
+    // TF32 off: the default keeps float32 numerics (PyTorch 2.x allows TF32 in cuDNN convolutions by default).
+    at::globalContext().setBenchmarkCuDNN(true);
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
   m_student->to(options.device);
   if (m_teacher) {
     m_teacher->to(options.device);
