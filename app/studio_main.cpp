@@ -1,7 +1,9 @@
 // reviewkd-studio: the desktop studio. A thin main: arguments, display check, the main window.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QMessageBox>
+#include <QSettings>
 #include <cstdio>
 #include <cstdlib>
 
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("ReviewKD Studio: knowledge-review distillation, live"));
   parser.addHelpOption();
-  QCommandLineOption db(QStringLiteral("db"), QStringLiteral("run store file (default: $REVIEWKD_DB, else ~/.local/share/reviewkd-studio/runs.sqlite)"),
+  QCommandLineOption db(QStringLiteral("db"), QStringLiteral("run store file (default: $REVIEWKD_DB, else the store opened last, else "
+                                       "~/.local/share/reviewkd-studio/runs.sqlite)"),
                         QStringLiteral("path"));
   QCommandLineOption preset(QStringLiteral("preset"), QStringLiteral("fill the experiment panel with a preset (quick, resnet56-resnet20, ...)"),
                             QStringLiteral("name"));
@@ -47,6 +50,11 @@ int main(int argc, char** argv) {
 
   QString storePath = parser.value(db);
   if (storePath.isEmpty()) storePath = qEnvironmentVariable("REVIEWKD_DB");
+  if (storePath.isEmpty()) {
+    // The store opened last time (File > Open run store), while it still exists.
+    const QString last = QSettings().value(QStringLiteral("store/path")).toString();
+    if (!last.isEmpty() && QFileInfo::exists(last)) storePath = last;
+  }
   if (storePath.isEmpty()) {
     try {
       storePath = QString::fromStdString(rkd::RunStore::defaultPath());
