@@ -242,6 +242,7 @@ class TestLiveViews : public QObject {
   void featureViewChannels();
   void featureViewProbe();
   void featureViewClear();
+  void hiddenViewsDrawWhenShown();
   void screenshots();
 };
 
@@ -755,6 +756,42 @@ void TestLiveViews::featureViewClear() {
   QVERIFY(!view.heatmap(0, 0));
   view.showSnapshot(makeSnapshot());
   QCOMPARE(view.levelCount(), 3);
+}
+
+// In the studio, views on hidden tabs keep what arrives and draw it when shown (drawing costs training time).
+void TestLiveViews::hiddenViewsDrawWhenShown() {
+  FeatureView view;
+  view.setDeferWhileHidden(true);
+  view.showSnapshot(makeSnapshot());
+  QVERIFY(view.hasSnapshot());
+  QCOMPARE(view.levelCount(), 0);  // not drawn while hidden
+  view.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&view));
+  QCOMPARE(view.levelCount(), 3);
+  QVERIFY(view.heatmap(0, 0)->hasData());
+
+  LiveView live;
+  live.setDeferWhileHidden(true);
+  live.beginRun(1, QStringLiteral("hidden"));
+  std::vector<rkd::StepProgress> steps;
+  for (int i = 0; i < 10; ++i) {
+    rkd::StepProgress p;
+    p.runId = 1;
+    p.step = i;
+    p.epochs = 1;
+    p.stepsPerEpoch = 10;
+    p.stepInEpoch = i;
+    p.loss = 2.0 - 0.1 * i;
+    p.ce = p.loss;
+    p.lr = 0.1;
+    steps.push_back(p);
+  }
+  live.addSteps(steps);
+  QCOMPARE(LiveView::graphNamed(live.lossPlot(), QStringLiteral("total"))->dataCount(), 10);  // data kept
+  live.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&live));
+  const QCPRange x = live.lossPlot()->xAxis->range();
+  QVERIFY2(x.lower <= 0 && x.upper >= 9, qPrintable(QStringLiteral("%1..%2").arg(x.lower).arg(x.upper)));
 }
 
 void TestLiveViews::screenshots() {

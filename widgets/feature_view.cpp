@@ -290,12 +290,27 @@ void FeatureView::showSnapshot(const rkd::FeatureSnapshot& snapshot) {
       m_probeSpin->setMaximum(static_cast<int>(snapshot.probeIndex));
     m_probeSpin->setValue(static_cast<int>(snapshot.probeIndex));
   }
+  if (m_deferWhileHidden && !isVisible()) {
+    m_drawPending = true;
+    return;
+  }
+  m_drawPending = false;
+  rebuildChannelCombo();
+  showProbe();
+  redraw();
+}
+
+void FeatureView::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (!m_drawPending) return;
+  m_drawPending = false;
   rebuildChannelCombo();
   showProbe();
   redraw();
 }
 
 void FeatureView::clear() {
+  m_drawPending = false;
   m_hasSnapshot = false;
   m_snapshot = rkd::FeatureSnapshot();
   m_requestedProbe = -1;

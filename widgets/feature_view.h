@@ -46,6 +46,9 @@ class FeatureView : public QWidget {
   int selectedChannel() const;
 
   void setTestSetSize(qint64 n);      ///< probe spin range 0..n-1
+  /// When on (the studio's main window), snapshots that arrive while the view is hidden (another tab is shown)
+  /// are kept and drawn when it is shown: twenty heatmaps nobody sees would take CPU time from training.
+  void setDeferWhileHidden(bool on) { m_deferWhileHidden = on; }
   void setSnapshotEvery(int steps);   ///< shown as "updated every N steps"
   void setClassNames(const QStringList& names);  ///< names the probe's label (optional)
 
@@ -56,6 +59,9 @@ class FeatureView : public QWidget {
 
  Q_SIGNALS:
   void probeIndexChanged(qint64 index);
+
+ protected:
+  void showEvent(QShowEvent* event) override;
 
  private:
   struct Row {
@@ -89,6 +95,8 @@ class FeatureView : public QWidget {
   bool m_hasSnapshot = false;
   qint64 m_requestedProbe = -1;  ///< asked for by the user, not yet seen in a snapshot
   QStringList m_classNames;
+  bool m_deferWhileHidden = false;
+  bool m_drawPending = false;  // a snapshot arrived while hidden
 };
 
 }  // namespace rkd::gui

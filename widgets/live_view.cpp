@@ -562,11 +562,32 @@ void LiveView::addSteps(const std::vector<rkd::StepProgress>& steps) {
   for (Series& s : m_levels) pushNew(s);
   updateProgress(steps.back());
 
+  ++m_replots;
+  if (m_deferWhileHidden && !isVisible()) {
+    m_replotPending = true;
+    return;
+  }
   if (m_followLoss) rescale(m_lossPlot);
   if (m_followLr) rescale(m_lrPlot);
-  m_lossPlot->replot(QCustomPlot::rpQueuedReplot);
-  m_lrPlot->replot(QCustomPlot::rpQueuedReplot);
-  ++m_replots;
+  requestReplot({m_lossPlot, m_lrPlot});
+}
+
+void LiveView::requestReplot(std::initializer_list<QCustomPlot*> plots) {
+  if (m_deferWhileHidden && !isVisible()) {
+    m_replotPending = true;
+    return;
+  }
+  for (QCustomPlot* plot : plots) plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void LiveView::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (!m_replotPending) return;
+  m_replotPending = false;
+  if (m_followLoss) rescale(m_lossPlot);
+  if (m_followLr) rescale(m_lrPlot);
+  if (m_followAccuracy) rescale(m_accuracyPlot);
+  for (QCustomPlot* plot : {m_lossPlot, m_accuracyPlot, m_lrPlot}) plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void LiveView::updateProgress(const rkd::StepProgress& p) {
@@ -633,9 +654,13 @@ void LiveView::addEpoch(const rkd::EpochProgress& e) {
     label->setFont(f);
   }
 
-  if (m_followAccuracy) rescale(m_accuracyPlot);
-  m_accuracyPlot->replot(QCustomPlot::rpQueuedReplot);
   ++m_replots;
+  if (m_deferWhileHidden && !isVisible()) {
+    m_replotPending = true;
+    return;
+  }
+  if (m_followAccuracy) rescale(m_accuracyPlot);
+  requestReplot({m_accuracyPlot});
 }
 
 void LiveView::endRun(const rkd::RunOutcome& outcome) {

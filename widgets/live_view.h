@@ -6,6 +6,7 @@
 #include <QString>
 #include <QVector>
 #include <QWidget>
+#include <initializer_list>
 #include <vector>
 
 #include "core/train/progress.h"
@@ -53,6 +54,10 @@ class LiveView : public QWidget {
   /// The graph of `plot` with that legend name, or nullptr.
   static QCPGraph* graphNamed(QCustomPlot* plot, const QString& name);
 
+ /// When on (the studio's main window), data keeps arriving while the view is hidden but the plots are drawn only
+  /// when it is shown again.
+  void setDeferWhileHidden(bool on) { m_deferWhileHidden = on; }
+
  public Q_SLOTS:
   void beginRun(qint64 runId, const QString& title);
   void addSteps(const std::vector<rkd::StepProgress>& steps);
@@ -63,7 +68,12 @@ class LiveView : public QWidget {
   /// Rescales every plot to its data and follows new data again.
   void resetView();
 
+ protected:
+  void showEvent(QShowEvent* event) override;
+
  private:
+  /// Queues a replot of `plots`, or remembers it for showEvent while deferred and hidden.
+  void requestReplot(std::initializer_list<QCustomPlot*> plots);
   /// Finite bounds of the values a graph shows, kept up to date per batch (rescaling never scans a graph).
   struct Bounds {
     double lower = 0, upper = 0, positiveLower = 0;
@@ -128,6 +138,8 @@ class LiveView : public QWidget {
   QCPGraph* m_testGraph = nullptr;
   QCPGraph* m_valGraph = nullptr;
   double m_bestTop1 = 0;
+  bool m_deferWhileHidden = false;
+  bool m_replotPending = false;
 };
 
 }  // namespace rkd::gui

@@ -17,6 +17,7 @@
 #include "widgets/ablation_panel.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/feature_view.h"
+#include "widgets/history_model.h"
 #include "widgets/history_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/plot_style.h"
@@ -41,6 +42,9 @@ MainWindow::MainWindow(const QString& storePath, QSettings* settings, bool inter
   m_tabs = new QTabWidget(split);
   m_live = new LiveView(m_tabs);
   m_features = new FeatureView(m_tabs);
+  // Views on tabs that are not shown keep their data but draw only when shown: drawing takes CPU from training.
+  m_live->setDeferWhileHidden(true);
+  m_features->setDeferWhileHidden(true);
   m_history = new HistoryPanel(m_tabs);
   m_history->setInteractive(interactive);
   m_ablation = new AblationPanel(m_controller, m_tabs);
@@ -174,7 +178,9 @@ void MainWindow::connectParts() {
   connect(m_controller, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
   connect(m_controller, &TrainingController::stepsReady, m_live, &LiveView::addSteps);
   connect(m_controller, &TrainingController::epochReady, m_live, &LiveView::addEpoch);
-  connect(m_controller, &TrainingController::epochReady, m_history, [this] { m_history->refreshIfChanged(); });
+  connect(m_controller, &TrainingController::epochReady, m_history, [this] {
+    if (m_history->isVisible()) m_history->refreshIfChanged();  // when hidden, it refreshes itself when shown
+  });
   connect(m_controller, &TrainingController::snapshotReady, m_features, &FeatureView::showSnapshot);
   connect(m_controller, &TrainingController::statusChanged, m_live, &LiveView::setStatus);
   connect(m_controller, &TrainingController::statusChanged, this, [this](const QString& text) {
@@ -202,16 +208,13 @@ void MainWindow::connectParts() {
 }
 
 void MainWindow::onRunStarted(qint64 runId) {
+  // The history panel's own connection reads the new run; no second store connection on the GUI thread.
+  m_history->refresh();
   QString title = tr("run %1").arg(runId);
-  try {
-    rkd::RunStore store(m_storePath.toStdString());
-    if (auto r = store.getRun(runId)) title = tr("run %1: %2").arg(runId).arg(QString::fromStdString(r->name));
-  } catch (const std::exception&) {
-    // The title is cosmetic; the store's own errors surface in the history panel.
-  }
+  const int row = m_history->model()->rowOfRun(runId);
+  if (row >= 0) title = tr("run %1: %2").arg(runId).arg(QString::fromStdString(m_history->model()->row(row).run.name));
   m_live->beginRun(runId, title);
   m_features->clear();
-  m_history->refresh();
   m_runLabel->setText(tr("training %1").arg(title));
 }
 
