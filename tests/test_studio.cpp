@@ -248,7 +248,10 @@ class TestStudio : public QObject {
     // Curves: loss per step and accuracy per epoch for the student.
     QVERIFY(pointCount(m_window->liveView()->lossPlot()) > 0);
     QVERIFY(pointCount(m_window->liveView()->accuracyPlot()) >= 2);
+    // The feature tab was hidden while the run trained: it draws the last snapshot when shown.
+    m_window->tabs()->setCurrentWidget(m_window->featureView());
     QVERIFY(m_window->featureView()->levelCount() > 0);
+    m_window->tabs()->setCurrentWidget(m_window->liveView());
     // History: the teacher it trained first, and the student.
     rkd::gui::HistoryPanel* h = m_window->historyPanel();
     h->refresh();
