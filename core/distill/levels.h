@@ -45,6 +45,9 @@ struct PairLevels {
   /// Multi-line human-readable account of the alignment: every aligned level with channels@HxW on both
   /// sides, and which shallow levels were dropped and why.
   std::string describe() const;
+  /// One sentence on how unequal level counts were aligned (which shallow levels are not distilled); empty when
+  /// both networks have the same number of levels. Part of describe(); the studio shows it under its level table.
+  std::string alignmentNote() const;
 };
 
 /// Builds PairLevels from explicit per-level shapes (each {C, H, W}, shallow to deep), applying the

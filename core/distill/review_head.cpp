@@ -60,20 +60,23 @@ torch::Tensor resizeNearest(const torch::Tensor& x, int64_t h, int64_t w) {
 
 // ---------------------------------------------------------------------------------------------- levels
 
+std::string PairLevels::alignmentNote() const {
+  if (studentLevelCount == teacherLevelCount) return {};
+  const bool studentLonger = studentLevelCount > teacherLevelCount;
+  const int dropped = std::abs(studentLevelCount - teacherLevelCount);
+  return "Unequal level counts: levels are aligned from the pooled level upward (the studio's own rule; the "
+         "reference only pairs equal counts); the " +
+         std::to_string(dropped) + " shallowest " + (studentLonger ? "student" : "teacher") + " level" +
+         (dropped == 1 ? " is" : "s are") + " not distilled.";
+}
+
 std::string PairLevels::describe() const {
   std::ostringstream s;
   s << "Student " << studentName << " has " << studentLevelCount << " distilled level"
     << (studentLevelCount == 1 ? "" : "s") << ", teacher " << teacherName << " has " << teacherLevelCount
     << " (derived from one forward pass at " << inputChannels << "x" << inputSize << "x" << inputSize
     << ").\n";
-  if (studentLevelCount != teacherLevelCount) {
-    const bool studentLonger = studentLevelCount > teacherLevelCount;
-    const int dropped = std::abs(studentLevelCount - teacherLevelCount);
-    s << "Unequal level counts: levels are aligned from the pooled level upward (the studio's own rule; the "
-         "reference only pairs equal counts); the "
-      << dropped << " shallowest " << (studentLonger ? "student" : "teacher") << " level"
-      << (dropped == 1 ? " is" : "s are") << " not distilled.\n";
-  }
+  if (studentLevelCount != teacherLevelCount) s << alignmentNote() << "\n";
   s << "Review head: " << levels.size() << " levels, mid channels " << midChannels << ".\n";
   for (size_t k = 0; k < levels.size(); ++k) {
     const auto& l = levels[k];

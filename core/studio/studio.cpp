@@ -175,13 +175,9 @@ LevelTable levelTable(const std::string& teacher, const std::string& student, co
         std::ostringstream note;
         note << "Derived from one forward pass of each network at " << shapeText(shape.channels, shape.height, shape.width)
              << ". The deepest level is the pooled embedding.";
-        if (levels.studentLevelCount != levels.teacherLevelCount) {
-          const int dropped = std::abs(levels.studentLevelCount - levels.teacherLevelCount);
+        if (const std::string aligned = levels.alignmentNote(); !aligned.empty())
           note << " " << student << " has " << levels.studentLevelCount << " levels and " << teacher << " has "
-               << levels.teacherLevelCount << ": levels are aligned from the pooled level upward, so the " << dropped
-               << " shallowest " << (levels.studentLevelCount > levels.teacherLevelCount ? "student" : "teacher")
-               << " level" << (dropped == 1 ? " is" : "s are") << " not distilled.";
-        }
+               << levels.teacherLevelCount << ". " << aligned;
         if (std::any_of(t.rows.begin(), t.rows.end(), [](const LevelRow& r) { return r.resized; }))
           note << " Student maps of a different size are resized to the teacher's size.";
         t.note = note.str();
