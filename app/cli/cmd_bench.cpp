@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
 #include "core/common/device.h"
 #include "core/common/threads.h"
@@ -14,23 +15,6 @@
 namespace rkd::cli {
 namespace {
 
-struct BenchArgs {
-  std::string teacher = "resnet56";
-  std::string student = "resnet20";
-  std::string method = "reviewkd";
-  int64_t batch = 128;
-  int64_t classes = 100;
-  int64_t size = 32;
-  int warmup = 3;
-  int steps = 15;
-  std::string device = "cpu";
-  int threads = 0;
-  std::string channelsLast = "auto";
-  std::string teacherMode = "eval";
-  int epochs = 3;
-  int64_t trainImages = 50000;
-  int64_t testImages = 10000;
-};
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
@@ -42,8 +26,9 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// The step of `a` (random weights), printed as one header line.
-std::unique_ptr<TrainingStep> makeStep(const BenchArgs& a, const char* what) {
+}  // namespace
+
+std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what) {
   const int threads = useThreads(a.threads);
   const torch::Device device = parseDevice(a.device);
   torch::manual_seed(0);
@@ -68,8 +53,10 @@ std::unique_ptr<TrainingStep> makeStep(const BenchArgs& a, const char* what) {
   return step;
 }
 
+namespace {
+
 int benchStep(const BenchArgs& a) {
-  auto stepPtr = makeStep(a, "step");
+  auto stepPtr = makeBenchStep(a, "step");
   TrainingStep& step = *stepPtr;
   const torch::Device device = step.options().device;
   auto images = torch::randn({a.batch, 3, a.size, a.size}).to(device);
@@ -94,7 +81,7 @@ int benchStep(const BenchArgs& a) {
 // Whole epochs on CIFAR-shaped data resident on the device: shuffled, augmented (crop 4 + flip) batches through
 // the training step, then a test pass, exactly as the trainer runs them.
 int benchEpoch(const BenchArgs& a) {
-  auto stepPtr = makeStep(a, "epoch");
+  auto stepPtr = makeBenchStep(a, "epoch");
   TrainingStep& step = *stepPtr;
   const torch::Device device = step.options().device;
   auto synthetic = [&](int64_t n, const char* name) {

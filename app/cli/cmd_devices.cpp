@@ -3,11 +3,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
 #include "core/common/device.h"
 #include "core/common/errors.h"
-#include "core/common/threads.h"
-#include "core/train/run_config.h"
 #include "core/train/training_step.h"
 
 namespace rkd::cli {
@@ -22,22 +21,20 @@ struct DevicesArgs {
   double tolerance = 1e-3;
 };
 
-// Total loss of each of `steps` ReviewKD steps on `device`, from seed 0 (weights, head) and fixed batches.
-std::vector<double> lossCurve(const DevicesArgs& a, const torch::Device& device, const std::vector<torch::Tensor>& images,
+// Total loss of each of `steps` ReviewKD steps on `device`: the benchmark's step (weights and head from seed 0,
+// the device's default memory format, float32 with TF32 off on CUDA) on fixed batches.
+std::vector<double> lossCurve(const DevicesArgs& a, const std::string& device, const std::vector<torch::Tensor>& images,
                               const std::vector<torch::Tensor>& labels) {
-  torch::manual_seed(0);
-  StepOptions opts;
-  opts.settings.method = Method::ReviewKD;
-  opts.settings.reviewWeight = referenceReviewWeight(a.teacher, a.student);
-  opts.settings.warmupEpochs = 0;
-  opts.device = device;
-  opts.channelsLast = device.is_cpu();  // each device's default, as a run would use it
-  Backbone student = createBackbone({a.student, 100, 3});
-  Backbone teacher = createBackbone({a.teacher, 100, 3});
-  TrainingStep step(student, teacher, opts);
+  BenchArgs b;
+  b.teacher = a.teacher;
+  b.student = a.student;
+  b.batch = a.batch;
+  b.device = device;
+  auto step = makeBenchStep(b, "compare");
+  const torch::Device on = step->options().device;
   std::vector<double> out;
   for (size_t i = 0; i < images.size(); ++i) {
-    const LossParts parts = step.run(step.prepare(images[i].to(device)), labels[i].to(device), 1);
+    const LossParts parts = step->run(step->prepare(images[i].to(on)), labels[i].to(on), 1);
     out.push_back(parts.total.item<double>());
   }
   return out;
@@ -45,20 +42,14 @@ std::vector<double> lossCurve(const DevicesArgs& a, const torch::Device& device,
 
 int compareDevices(const DevicesArgs& a) {
   const torch::Device other = parseDevice(a.compare);
-  useThreads(0);
-  if (other.is_cuda()) {
-    // float32 on both sides: TF32 would change the function on the GPU.
-    at::globalContext().setAllowTF32CuBLAS(false);
-    at::globalContext().setAllowTF32CuDNN(false);
-  }
   torch::manual_seed(1234);
   std::vector<torch::Tensor> images, labels;
   for (int i = 0; i < a.steps; ++i) {
     images.push_back(torch::randn({a.batch, 3, 32, 32}));
     labels.push_back(torch::randint(0, 100, {a.batch}, torch::kLong));
   }
-  const std::vector<double> cpu = lossCurve(a, torch::kCPU, images, labels);
-  const std::vector<double> dev = lossCurve(a, other, images, labels);
+  const std::vector<double> cpu = lossCurve(a, "cpu", images, labels);
+  const std::vector<double> dev = lossCurve(a, a.compare, images, labels);
   std::printf("ReviewKD %s -> %s, batch %lld, same seed, weights and batches; cpu vs %s (float32)\n", a.teacher.c_str(),
               a.student.c_str(), static_cast<long long>(a.batch), deviceText(other).c_str());
   std::printf("%5s %14s %14s %12s\n", "step", "cpu loss", "device loss", "rel. diff");
