@@ -90,6 +90,7 @@ void compactCombo(QComboBox* combo) {
   combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   combo->setMinimumContentsLength(12);
   combo->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+  combo->setMinimumWidth(90);
 }
 
 void widenPopup(QComboBox* combo) {
@@ -136,7 +137,6 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
   outer->addWidget(scroll, 1);
   outer->addWidget(buildRunGroup());
 
-  for (QComboBox* combo : content->findChildren<QComboBox*>()) compactCombo(combo);
   for (QComboBox* combo : findChildren<QComboBox*>()) compactCombo(combo);
   widenPopup(m_preset);
   // Explicit minimum widths: a spin box's own minimum follows its largest value (the seed's 2^31) and would make
@@ -145,7 +145,6 @@ ExperimentPanel::ExperimentPanel(QWidget* parent) : QWidget(parent) {
     s->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
     s->setMinimumWidth(64);
   }
-  for (QComboBox* combo : findChildren<QComboBox*>()) combo->setMinimumWidth(90);
 
   m_dataTimer = new QTimer(this);
   m_dataTimer->setSingleShot(true);
@@ -826,9 +825,9 @@ void ExperimentPanel::refreshRuns() {
   m_teacherRun->clear();
   m_resumeRun->clear();
   try {
+    // The run list alone (no configs) is all these two choices need.
     rkd::RunStore store(m_storePath.toStdString());
-    for (const auto& row : rkd::studio::historyRows(store)) {
-      const auto& r = row.run;
+    for (const auto& r : store.listRuns()) {
       const QString label = QStringLiteral("#%1 %2 (%3, best %4 %)")
                                 .arg(r.id)
                                 .arg(QString::fromStdString(r.name))

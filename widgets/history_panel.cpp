@@ -790,9 +790,7 @@ bool HistoryPanel::exportSelectionCsv(const QString& path) {
 
 bool HistoryPanel::exportWeights(int64_t runId, const QString& path, bool best) {
   if (!m_store) return false;
-  studio::WeightsExport e;
-  if (!guarded(QStringLiteral("Exporting weights"), [&] { e = studio::exportWeights(*m_store, runId, path.toStdString(), best); }))
-    return false;
+  const studio::WeightsExport e = studio::exportWeights(*m_store, runId, path.toStdString(), best);  // never throws
   if (!e.ok) {
     showMessage(QStringLiteral("Exporting the weights of run %1: %2").arg(runId).arg(qs(e.error)), true);
     return false;

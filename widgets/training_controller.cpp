@@ -4,12 +4,6 @@
 
 namespace rkd::gui {
 
-/// Lives on the controller's thread and runs one job at a time.
-class TrainingWorker : public QObject {
- public:
-  using QObject::QObject;
-};
-
 TrainingController::TrainingController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<rkd::RunOutcome>();
   qRegisterMetaType<rkd::EpochProgress>();
@@ -18,7 +12,7 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent) {
   m_timer.setInterval(40);
   connect(&m_timer, &QTimer::timeout, this, &TrainingController::deliver);
   m_thread.setObjectName(QStringLiteral("reviewkd-training"));
-  m_worker = new TrainingWorker;  // no parent: it is moved to the thread and deleted there
+  m_worker = new QObject;  // the context of jobs on m_thread; no parent: it is moved there and deleted there
   m_worker->moveToThread(&m_thread);
   connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
   m_thread.start();

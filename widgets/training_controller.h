@@ -17,8 +17,6 @@
 
 namespace rkd::gui {
 
-class TrainingWorker;
-
 class TrainingController : public QObject {
   Q_OBJECT
  public:
@@ -82,7 +80,7 @@ class TrainingController : public QObject {
 
   QString m_storePath;
   QThread m_thread;
-  TrainingWorker* m_worker = nullptr;  // lives on m_thread, deleted when it finishes
+  QObject* m_worker = nullptr;  // lives on m_thread (jobs are invoked on it), deleted when the thread finishes
   QTimer m_timer;
   std::shared_ptr<rkd::studio::TrainingSession> m_session;
   std::shared_ptr<void> m_logSubscription;
