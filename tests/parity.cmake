@@ -11,7 +11,11 @@ add_test(NAME parity_resnet56_to_resnet20
 add_test(NAME parity_wrn-40-2_to_shufflev1
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/parity.sh $<TARGET_FILE:reviewkd> pairs/wrn-40-2_to_shufflev1.pt
           --teacher wrn-40-2 --student shufflev1 --review-weight 5)
-set_tests_properties(parity_resnet56_to_resnet20 parity_wrn-40-2_to_shufflev1 PROPERTIES
+# The engine's CPU training layout (channels-last, with the fused ABF attention kernel) against the same file.
+add_test(NAME parity_resnet56_to_resnet20_channels_last
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/parity.sh $<TARGET_FILE:reviewkd> pairs/resnet56_to_resnet20.pt
+          --teacher resnet56 --student resnet20 --review-weight 0.6 --channels-last)
+set_tests_properties(parity_resnet56_to_resnet20 parity_wrn-40-2_to_shufflev1 parity_resnet56_to_resnet20_channels_last PROPERTIES
   LABELS "core;parity" SKIP_RETURN_CODE 77 TIMEOUT 300)
 # The same short ReviewKD training on the CPU and another device (issue 5): a CPU self-check always, CUDA where
 # present (skipped without it).

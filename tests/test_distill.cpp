@@ -1,9 +1,14 @@
 #include <QtTest/QtTest>
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
 #include <cmath>
 #include <set>
 
 #include "core/common/errors.h"
+#include "core/common/threads.h"
+#include "core/distill/attention_mix.h"
 #include "core/distill/golden_check.h"
 #include "core/distill/levels.h"
 #include "core/distill/objective.h"
@@ -31,6 +36,17 @@ std::vector<torch::Tensor> randomLevels(const rkd::PairLevels& p, bool student, 
   }
   return out;
 }
+
+double relativeError(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-12)).item<double>();
+}
+
+/// LibTorch's intra-op thread count for one scope.
+struct ThreadScope {
+  explicit ThreadScope(int n) : previous(at::get_num_threads()) { at::set_num_threads(n); }
+  ~ThreadScope() { at::set_num_threads(previous); }
+  int previous;
+};
 
 bool hasParameterContaining(const torch::nn::Module& m, const std::string& part) {
   for (const auto& item : m.named_parameters())
@@ -359,6 +375,135 @@ class TestDistill : public QObject {
       const double total = parts.ce.item<double>() + 2.0 * 0.25 * parts.review.item<double>();
       QVERIFY(std::abs(parts.total.item<double>() - total) < 1e-5);
     }
+  }
+
+  // ------------------------------------------------------------------------ fused attention mix (ABF)
+  void attentionMixFusedMatchesComposite_data() {
+    QTest::addColumn<int>("c");
+    QTest::addColumn<int>("h");
+    QTest::addColumn<int>("w");
+    QTest::addColumn<int>("yh");
+    QTest::addColumn<int>("yw");
+    QTest::addColumn<bool>("bias");
+    QTest::addColumn<int>("threads");
+    QTest::newRow("64 ch, 16x16 -> 32x32 (resnet56 -> resnet20, shallowest level)") << 64 << 32 << 32 << 16 << 16
+                                                                                    << true << 2;
+    QTest::newRow("13 ch, 5x7 -> 7x5 (odd sizes, shrink and grow)") << 13 << 7 << 5 << 5 << 7 << true << 2;
+    QTest::newRow("8 ch, same size, no bias, 1 thread") << 8 << 6 << 6 << 6 << 6 << false << 1;
+    QTest::newRow("3 ch, pooled 1x1 -> 4x4, 3 threads") << 3 << 4 << 4 << 1 << 1 << true << 3;
+  }
+
+  void attentionMixFusedMatchesComposite() {
+    QFETCH(int, c);
+    QFETCH(int, h);
+    QFETCH(int, w);
+    QFETCH(int, yh);
+    QFETCH(int, yw);
+    QFETCH(bool, bias);
+    QFETCH(int, threads);
+    ThreadScope scope(threads);
+    const auto cl = torch::MemoryFormat::ChannelsLast;
+    const int64_t n = 5;
+    auto x0 = torch::randn({n, c, h, w}).contiguous(cl);
+    auto y0 = torch::randn({n, c, yh, yw}).contiguous(cl);
+    auto w0 = torch::randn({2, 2 * c, 1, 1}) * 0.3;
+    auto b0 = bias ? torch::randn({2}) : torch::Tensor();
+    auto g = torch::randn({n, c, h, w});  // NCHW on purpose: the fused backward takes any layout of gradient
+    struct Run {
+      rkd::AttentionMixResult r;
+      torch::Tensor gx, gy, gw, gb;
+    };
+    auto run = [&](bool fused) {
+      auto x = x0.clone().requires_grad_(true);
+      auto y = y0.clone().requires_grad_(true);
+      auto wt = w0.clone().requires_grad_(true);
+      auto bt = bias ? b0.clone().requires_grad_(true) : torch::Tensor();
+      Run out;
+      out.r = fused ? rkd::attentionMixFused(x, y, wt, bt) : rkd::attentionMixComposite(x, y, wt, bt);
+      out.r.out.backward(g);
+      out.gx = x.grad();
+      out.gy = y.grad();
+      out.gw = wt.grad();
+      out.gb = bias ? bt.grad() : torch::Tensor();
+      return out;
+    };
+    QVERIFY(rkd::fusedAttentionMixApplies(x0, y0, w0));
+    const Run ref = run(false);
+    const Run fused = run(true);
+    QVERIFY(fused.r.out.is_contiguous(cl));
+    QCOMPARE(fused.r.a0.sizes().vec(), (std::vector<int64_t>{n, 1, h, w}));
+    QVERIFY(!fused.r.a0.requires_grad());
+    const std::vector<std::pair<const char*, std::pair<torch::Tensor, torch::Tensor>>> pairs = {
+        {"out", {fused.r.out, ref.r.out}}, {"a0", {fused.r.a0, ref.r.a0}}, {"a1", {fused.r.a1, ref.r.a1}},
+        {"grad x", {fused.gx, ref.gx}},    {"grad y", {fused.gy, ref.gy}}, {"grad weight", {fused.gw, ref.gw}}};
+    for (const auto& [name, t] : pairs) {
+      QVERIFY2(t.first.defined() && t.second.defined(), name);
+      QCOMPARE(t.first.sizes().vec(), t.second.sizes().vec());
+      const double e = relativeError(t.first, t.second);
+      QVERIFY2(e < 1e-5, (std::string(name) + " differs by " + std::to_string(e)).c_str());
+    }
+    if (bias) {
+      QVERIFY(fused.gb.defined());
+      QVERIFY2(relativeError(fused.gb, ref.gb) < 1e-5, "grad bias");
+    }
+    // the gradient is not trivially zero anywhere
+    for (const auto& t : {fused.gx, fused.gy, fused.gw}) QVERIFY(t.abs().sum().item<double>() > 0);
+  }
+
+  void attentionMixChoosesItsPath() {
+    const auto cl = torch::MemoryFormat::ChannelsLast;
+    auto x = torch::randn({2, 4, 6, 6});
+    auto y = torch::randn({2, 4, 3, 3});
+    auto wt = torch::randn({2, 8, 1, 1});
+    auto bt = torch::randn({2});
+    QVERIFY(!rkd::fusedAttentionMixApplies(x, y, wt));  // NCHW
+    QVERIFY(!rkd::fusedAttentionMixApplies(x.to(torch::kDouble).contiguous(cl), y.to(torch::kDouble).contiguous(cl),
+                                           wt.to(torch::kDouble)));
+    QVERIFY(!rkd::fusedAttentionMixApplies(x.contiguous(cl), y.contiguous(cl), torch::randn({2, 6, 1, 1})));
+    QVERIFY(rkd::fusedAttentionMixApplies(x.contiguous(cl), y.contiguous(cl), wt));
+    QVERIFY_EXCEPTION_THROWN(rkd::attentionMixFused(x, y, wt, bt), rkd::InputError);
+    // NCHW falls back to the composite form, with the same values as the fused form in channels-last
+    auto viaFallback = rkd::attentionMix(x, y, wt, bt).out;
+    auto viaFused = rkd::attentionMix(x.contiguous(cl), y.contiguous(cl), wt, bt).out;
+    QVERIFY(viaFallback.is_contiguous());
+    QVERIFY(viaFused.is_contiguous(cl));
+    QVERIFY(relativeError(viaFused, viaFallback) < 1e-6);
+  }
+
+  void nearestIndexMatchesInterpolate() {
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{
+             {16, 32}, {5, 7}, {7, 5}, {3, 3}, {1, 4}, {6, 13}, {13, 6}, {8, 3}}) {
+      auto src = torch::arange(in, torch::kFloat).view({1, 1, in, 1});
+      auto picked = rkd::resizeNearest(src, out, 1).flatten();
+      auto index = rkd::nearestSourceIndex(in, out);
+      QCOMPARE(static_cast<int64_t>(index.size()), out);
+      for (int64_t i = 0; i < out; ++i)
+        QVERIFY2(picked[i].item<float>() == static_cast<float>(index[i]),
+                 (std::to_string(in) + " -> " + std::to_string(out) + " at " + std::to_string(i)).c_str());
+    }
+  }
+
+  void parallelChunksCoverEveryIndexOnce() {
+    ThreadScope scope(3);
+    QCOMPARE(rkd::parallelChunkCount(10), 3);
+    QCOMPARE(rkd::parallelChunkCount(2), 2);
+    QCOMPARE(rkd::parallelChunkCount(0), 0);
+    std::vector<std::atomic<int>> seen(10);
+    std::vector<std::atomic<int>> workers(3);
+    rkd::parallelChunks(10, [&](int64_t begin, int64_t end, int worker) {
+      workers[worker]++;
+      for (int64_t i = begin; i < end; ++i) seen[i]++;
+    });
+    for (const auto& s : seen) QCOMPARE(s.load(), 1);
+    for (const auto& w : workers) QCOMPARE(w.load(), 1);
+    bool called = false;
+    rkd::parallelChunks(0, [&](int64_t, int64_t, int) { called = true; });
+    QVERIFY(!called);
+    QVERIFY_EXCEPTION_THROWN(rkd::parallelChunks(9,
+                                                 [](int64_t, int64_t, int worker) {
+                                                   if (worker == 2) throw rkd::InputError("chunk 2 failed");
+                                                 }),
+                             rkd::InputError);
   }
 
   // ---------------------------------------------------------------------------------- golden pairs

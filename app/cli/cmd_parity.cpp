@@ -19,6 +19,7 @@ struct ParityArgs {
   std::string student;
   double reviewWeight = -1;
   std::string device = "cpu";
+  bool channelsLast = false;
 };
 
 int printChecks(const std::string& title, const std::vector<TensorCheck>& checks) {
@@ -46,7 +47,9 @@ void addParityCommand(CLI::App& app, Command& command) {
   auto* student = sub->add_option("--student", args->student, "student network of a pairs/ file");
   auto* weight = sub->add_option("--review-weight", args->reviewWeight, "review loss weight of a pairs/ file");
   sub->add_option("--device", args->device, "cpu, cuda or cuda:N (float32, TF32 off)");
-  arch->excludes(teacher)->excludes(student)->excludes(weight);
+  auto* cl = sub->add_flag("--channels-last", args->channelsLast,
+                           "pairs: run in channels-last layout, as CPU training does (and its fused ABF kernel)");
+  arch->excludes(teacher)->excludes(student)->excludes(weight)->excludes(cl);
   teacher->needs(student)->needs(weight);
   student->needs(teacher);
   sub->callback([&command, args, sub] {
@@ -64,8 +67,9 @@ void addParityCommand(CLI::App& app, Command& command) {
         return printChecks("parity of " + args->arch + " against " + args->file + " on " + deviceText(device),
                            checkArchitectureGolden(args->arch, file, device));
       return printChecks("parity of " + args->teacher + " -> " + args->student + " against " + args->file + " on " +
-                             deviceText(device),
-                         checkPairGolden(args->teacher, args->student, args->reviewWeight, file, device));
+                             deviceText(device) + (args->channelsLast ? ", channels-last" : ""),
+                         checkPairGolden(args->teacher, args->student, args->reviewWeight, file, device,
+                                         args->channelsLast));
     };
   });
 }

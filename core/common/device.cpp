@@ -46,4 +46,12 @@ torch::Device parseDevice(const std::string& text) {
   throw InputError("unknown device '" + text + "'", "use auto, cpu, cuda or cuda:N (devices here: " + listed() + ")");
 }
 
+void convertToChannelsLast(torch::nn::Module& module) {
+  torch::NoGradGuard noGrad;
+  for (auto& p : module.parameters(true))
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  for (auto& b : module.buffers(true))
+    if (b.dim() == 4) b.set_data(b.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 }  // namespace rkd

@@ -16,4 +16,8 @@ std::vector<std::string> availableDevices();
 /// Canonical text of a device ("cpu", "cuda:0").
 std::string deviceText(const torch::Device& device);
 
+/// Converts every 4-D parameter and buffer of `module` to channels-last memory format in place (the engine's
+/// CPU layout: oneDNN's fastest for these networks, and the layout of the fused ABF kernel).
+void convertToChannelsLast(torch::nn::Module& module);
+
 }  // namespace rkd

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/common/device.h"
 #include "core/common/nesterov_sgd.h"
 
 #include <limits>
@@ -33,8 +34,9 @@ void checkIfPresent(std::vector<TensorCheck>& checks, const TensorMap& file, con
 }  // namespace
 
 std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const std::string& studentName,
-                                         double reviewWeight, const TensorMap& file, torch::Device device) {
-  const torch::Tensor input = requireKey(file, "input").to(device);
+                                         double reviewWeight, const TensorMap& file, torch::Device device,
+                                         bool channelsLast) {
+  torch::Tensor input = requireKey(file, "input").to(device);
   const torch::Tensor labels = requireKey(file, "labels").to(torch::kLong).to(device);
   if (input.dim() != 4)
     throw InputError("the golden input is not N x C x H x W", "use a pair file from shared/golden/pairs");
@@ -60,6 +62,12 @@ std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const s
     if (name.rfind("student.", 0) != 0) headTensors.emplace(name, t);
   loadStateDictStrict(*head, headTensors, "model.abfs");
   head->to(device);
+  if (channelsLast) {
+    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(teacher.get()),
+                                 static_cast<torch::nn::Module*>(student.get()), static_cast<torch::nn::Module*>(head.get())})
+      convertToChannelsLast(*m);
+    input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
 
   std::vector<TensorCheck> checks;
 

@@ -18,8 +18,10 @@ namespace rkd {
 /// and head parameter) and compares the losses and every `after_step.model.*` entry present.
 /// Returns one TensorCheck per compared tensor (tolerances of the README). Throws rkd::InputError when a
 /// network name is unknown or the file's weights do not load by name.
+/// channelsLast: run everything in channels-last layout, the engine's CPU training layout (on the CPU this is
+/// also the path of the fused ABF attention kernel); the default runs NCHW, as the reference.
 std::vector<TensorCheck> checkPairGolden(const std::string& teacher, const std::string& student,
                                          double reviewWeight, const TensorMap& file,
-                                         torch::Device device = torch::kCPU);
+                                         torch::Device device = torch::kCPU, bool channelsLast = false);
 
 }  // namespace rkd

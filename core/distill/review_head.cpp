@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include "core/common/errors.h"
+#include "core/distill/attention_mix.h"
 
 namespace rkd {
-namespace F = torch::nn::functional;
 
 namespace {
 
@@ -49,12 +49,6 @@ torch::TensorOptions inputOptionsFor(const torch::nn::Module& net) {
   return torch::TensorOptions().dtype(torch::kFloat32);
 }
 
-torch::Tensor resizeNearest(const torch::Tensor& x, int64_t h, int64_t w) {
-  // PyTorch's legacy "nearest" (index = floor(i * in / out)), as the reference's F.interpolate.
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{h, w})
-                               .mode(torch::kNearest));
-}
 
 }  // namespace
 
@@ -183,25 +177,17 @@ AttentionFusionImpl::AttentionFusionImpl(const AttentionFusionOptions& options) 
 }
 
 FusionResult AttentionFusionImpl::forward(const torch::Tensor& x, const torch::Tensor& residual) {
-  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  const int64_t h = x.size(2), w = x.size(3);
   torch::Tensor fused = m_conv1->forward(x);
   if (m_options.fuse) {
     TORCH_CHECK(residual.defined(), "AttentionFusion: a fusing level needs the deeper residual");
-    torch::Tensor y = resizeNearest(residual, h, w);
     if (m_attConv) {
-      // att_conv over cat([fused, y]) computed as the sum of its two halves: the same function without
-      // materialising the 2*mid_c concatenation (and its backward), which dominates the memory traffic.
       const auto& conv = m_attConv[0]->as<torch::nn::Conv2d>();
-      const int64_t mid = fused.size(1);
-      torch::Tensor logits = torch::conv2d(fused, conv->weight.narrow(1, 0, mid), conv->bias) +
-                             torch::conv2d(y, conv->weight.narrow(1, mid, mid));
-      torch::Tensor z = torch::sigmoid(logits);
-      torch::Tensor a0 = z.select(1, 0).view({n, 1, h, w});
-      torch::Tensor a1 = z.select(1, 1).view({n, 1, h, w});
-      fused = fused * a0 + y * a1;
-      m_lastAttention = {a0.detach(), a1.detach()};
+      AttentionMixResult mix = attentionMix(fused, residual, conv->weight, conv->bias);
+      fused = mix.out;
+      m_lastAttention = {mix.a0, mix.a1};
     } else {
-      fused = fused + y;
+      fused = fused + resizeNearest(residual, h, w);
     }
   }
   if (fused.size(2) != m_options.teacherHeight || fused.size(3) != m_options.teacherWidth)

@@ -1,23 +1,17 @@
 #include "core/train/training_step.h"
 
 #include "core/common/errors.h"
+#include "core/common/threads.h"
 #include "core/data/augment.h"
 
 namespace rkd {
-
-void convertToChannelsLast(torch::nn::Module& module) {
-  torch::NoGradGuard noGrad;
-  for (auto& p : module.parameters(true))
-    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
-  for (auto& b : module.buffers(true))
-    if (b.dim() == 4) b.set_data(b.data().contiguous(torch::MemoryFormat::ChannelsLast));
-}
 
 TrainingStep::TrainingStep(Backbone student, Backbone teacher, const StepOptions& options)
     : m_options(options), m_student(std::move(student)), m_teacher(std::move(teacher)) {
   const bool needsTeacher = options.settings.method != Method::StudentAlone;
   if (needsTeacher && !m_teacher)
     throw InputError("method " + methodName(options.settings.method) + " needs a teacher", "choose a teacher");
+  retainFreedMemory();  // a step reallocates the same large maps every time: keep the pages (threads.h)
   if (options.device.is_cuda()) {
     // cuDNN autotuning: the shapes of a run are static, so the fastest algorithm found once serves every step.
     // TF32 off: the default keeps float32 numerics (PyTorch 2.x allows TF32 in cuDNN convolutions by default).

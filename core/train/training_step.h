@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "core/common/device.h"
 #include "core/common/nesterov_sgd.h"
 #include "core/data/dataset.h"
 #include "core/distill/levels.h"
@@ -82,8 +83,5 @@ struct Evaluation {
 /// `batchSize`, on the step's device. Reads the counts back once at the end.
 Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const Normalization& norm,
                            bool perClass, int64_t batchSize = 500);
-
-/// Converts every 4-D parameter and buffer of `module` to channels-last memory format in place.
-void convertToChannelsLast(torch::nn::Module& module);
 
 }  // namespace rkd
