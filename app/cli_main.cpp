@@ -1,3 +1,7 @@
 #include "app/cli/cli.h"
+#include "core/common/threads.h"
 
-int main(int argc, char** argv) { return rkd::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  rkd::retainFreedMemory();  // before any thread starts (see threads.h)
+  return rkd::cli::run(argc, argv);
+}

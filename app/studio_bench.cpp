@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/common/threads.h"
 #include "core/studio/studio.h"
 #include "widgets/main_window.h"
 #include "widgets/training_controller.h"
@@ -58,6 +59,7 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rkd::retainFreedMemory();  // as reviewkd-studio does, before any thread starts
   QApplication app(argc, argv);
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("Training throughput in the studio vs headless, and GUI event-loop latency"));

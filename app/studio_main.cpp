@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/common/errors.h"
+#include "core/common/threads.h"
 #include "core/store/run_store.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/main_window.h"
@@ -23,6 +24,7 @@ bool haveDisplay() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rkd::retainFreedMemory();  // before any thread starts, so the training thread shares the kept memory
   if (!haveDisplay()) {
     std::fprintf(stderr,
                  "reviewkd-studio needs a display, and none is set (no DISPLAY or WAYLAND_DISPLAY).\n"

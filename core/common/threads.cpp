@@ -60,6 +60,7 @@ void retainFreedMemory() {
 #if defined(__GLIBC__)
   static std::once_flag once;
   std::call_once(once, [] {
+    mallopt(M_ARENA_MAX, 1);
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
   });
