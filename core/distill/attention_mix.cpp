@@ -91,10 +91,10 @@ class AttentionMixFunction : public torch::autograd::Function<AttentionMixFuncti
     float* a0d = a0.data_ptr<float>();
     float* a1d = a1.data_ptr<float>();
     const int64_t xImage = hw * g.c, yImage = g.yh * g.yw * g.c;
+    const auto forwardImage = mixkernel::kernels().forward;
     parallelChunks(n, [&](int64_t begin, int64_t end, int) {
       for (int64_t b = begin; b < end; ++b)
-        mixkernel::kernels().forward(g, xd + b * xImage, yd + b * yImage, wd, p.b0, p.b1, od + b * xImage, a0d + b * hw,
-                        a1d + b * hw);
+        forwardImage(g, xd + b * xImage, yd + b * yImage, wd, p.b0, p.b1, od + b * xImage, a0d + b * hw, a1d + b * hw);
     });
     ctx->save_for_backward({x, y, weight, bias, a0, a1});
     ctx->mark_non_differentiable({a0, a1});
@@ -113,10 +113,11 @@ class AttentionMixFunction : public torch::autograd::Function<AttentionMixFuncti
     const Prepared p = prepare(x, y, weight, bias);
     const Geometry& g = p.geometry;
     const int64_t n = x.size(0), c = g.c, hw = g.h * g.w;
-    torch::Tensor gout = grads[0].defined() ? grads[0].contiguous(torch::MemoryFormat::ChannelsLast)
-                                            : torch::zeros_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    auto gx = torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    auto gy = torch::zeros_like(y, y.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    const auto cl = torch::MemoryFormat::ChannelsLast;
+    torch::Tensor gout =
+        grads[0].defined() ? grads[0].contiguous(cl) : torch::zeros_like(x, x.options().memory_format(cl));
+    auto gx = torch::empty_like(x, x.options().memory_format(cl));
+    auto gy = torch::zeros_like(y, y.options().memory_format(cl));
     // Weight and bias gradients: one float accumulator per image (summed over its H*W pixels), then one double
     // sum over the images per thread, then over threads.
     const int threads = parallelChunkCount(n);
@@ -131,13 +132,14 @@ class AttentionMixFunction : public torch::autograd::Function<AttentionMixFuncti
     float* gxd = gx.data_ptr<float>();
     float* gyd = gy.data_ptr<float>();
     const int64_t xImage = hw * c, yImage = g.yh * g.yw * c;
+    const auto backwardImage = mixkernel::kernels().backward;
     parallelChunks(n, [&](int64_t begin, int64_t end, int worker) {
       std::vector<float> image(static_cast<size_t>(gwSize));
       double* acc = perThread.data() + worker * gwSize;
       for (int64_t b = begin; b < end; ++b) {
         std::fill(image.begin(), image.end(), 0.0f);
-        mixkernel::kernels().backward(g, xd + b * xImage, yd + b * yImage, wd, a0d + b * hw, a1d + b * hw, gd + b * xImage,
-                         gxd + b * xImage, gyd + b * yImage, image.data(), image.data() + 4 * c);
+        backwardImage(g, xd + b * xImage, yd + b * yImage, wd, a0d + b * hw, a1d + b * hw, gd + b * xImage,
+                      gxd + b * xImage, gyd + b * yImage, image.data(), image.data() + 4 * c);
         for (int64_t k = 0; k < gwSize; ++k) acc[k] += image[k];
       }
     });
