@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <utility>
 
 #include <QMouseEvent>
 #include <QToolTip>
@@ -12,42 +14,41 @@
 namespace rkd::gui {
 namespace {
 
-QCPColorGradient sequentialGradient() {
-  // Viridis (perceptually uniform, readable in grayscale and by colour-blind readers).
+/// A gradient through the given colour stops, linear in RGB, NaN shown grey.
+QCPColorGradient gradientThrough(std::initializer_list<std::pair<double, QColor>> stops) {
   QCPColorGradient g;
   g.clearColorStops();
-  g.setColorStopAt(0.00, QColor(68, 1, 84));
-  g.setColorStopAt(0.13, QColor(71, 44, 122));
-  g.setColorStopAt(0.25, QColor(59, 81, 139));
-  g.setColorStopAt(0.38, QColor(44, 113, 142));
-  g.setColorStopAt(0.50, QColor(33, 144, 141));
-  g.setColorStopAt(0.63, QColor(39, 173, 129));
-  g.setColorStopAt(0.75, QColor(92, 200, 99));
-  g.setColorStopAt(0.88, QColor(170, 220, 50));
-  g.setColorStopAt(1.00, QColor(253, 231, 37));
+  for (const auto& [position, colour] : stops) g.setColorStopAt(position, colour);
   g.setColorInterpolation(QCPColorGradient::ciRGB);
   g.setNanHandling(QCPColorGradient::nhNanColor);
   g.setNanColor(QColor(200, 200, 200));
   return g;
 }
 
+QCPColorGradient sequentialGradient() {
+  // Viridis (perceptually uniform, readable in grayscale and by colour-blind readers).
+  return gradientThrough({{0.00, QColor(68, 1, 84)},
+                          {0.13, QColor(71, 44, 122)},
+                          {0.25, QColor(59, 81, 139)},
+                          {0.38, QColor(44, 113, 142)},
+                          {0.50, QColor(33, 144, 141)},
+                          {0.63, QColor(39, 173, 129)},
+                          {0.75, QColor(92, 200, 99)},
+                          {0.88, QColor(170, 220, 50)},
+                          {1.00, QColor(253, 231, 37)}});
+}
+
 QCPColorGradient divergingGradient() {
   // ColorBrewer RdBu (reversed: negative blue, zero white, positive red).
-  QCPColorGradient g;
-  g.clearColorStops();
-  g.setColorStopAt(0.00, QColor(5, 48, 97));
-  g.setColorStopAt(0.15, QColor(33, 102, 172));
-  g.setColorStopAt(0.30, QColor(103, 169, 207));
-  g.setColorStopAt(0.42, QColor(209, 229, 240));
-  g.setColorStopAt(0.50, QColor(247, 247, 247));
-  g.setColorStopAt(0.58, QColor(253, 219, 199));
-  g.setColorStopAt(0.70, QColor(239, 138, 98));
-  g.setColorStopAt(0.85, QColor(178, 24, 43));
-  g.setColorStopAt(1.00, QColor(103, 0, 31));
-  g.setColorInterpolation(QCPColorGradient::ciRGB);
-  g.setNanHandling(QCPColorGradient::nhNanColor);
-  g.setNanColor(QColor(200, 200, 200));
-  return g;
+  return gradientThrough({{0.00, QColor(5, 48, 97)},
+                          {0.15, QColor(33, 102, 172)},
+                          {0.30, QColor(103, 169, 207)},
+                          {0.42, QColor(209, 229, 240)},
+                          {0.50, QColor(247, 247, 247)},
+                          {0.58, QColor(253, 219, 199)},
+                          {0.70, QColor(239, 138, 98)},
+                          {0.85, QColor(178, 24, 43)},
+                          {1.00, QColor(103, 0, 31)}});
 }
 
 /// Significant digits the colour scale's labels need to tell ticks apart on [lower, upper] (e.g. -0.135 vs -0.14).

@@ -249,23 +249,17 @@ void HistoryFilterModel::setTextFilter(const QString& text) {
   invalidateFilter();
 }
 
-void HistoryFilterModel::setStatusFilter(const QString& status) {
-  if (status == m_status) return;
-  m_status = status;
+void HistoryFilterModel::updateFilter(QString& field, const QString& value) {
+  if (value == field) return;
+  field = value;
   invalidateFilter();
 }
 
-void HistoryFilterModel::setPairFilter(const QString& pair) {
-  if (pair == m_pair) return;
-  m_pair = pair;
-  invalidateFilter();
-}
+void HistoryFilterModel::setStatusFilter(const QString& status) { updateFilter(m_status, status); }
 
-void HistoryFilterModel::setTagFilter(const QString& tag) {
-  if (tag == m_tag) return;
-  m_tag = tag;
-  invalidateFilter();
-}
+void HistoryFilterModel::setPairFilter(const QString& pair) { updateFilter(m_pair, pair); }
+
+void HistoryFilterModel::setTagFilter(const QString& tag) { updateFilter(m_tag, tag); }
 
 bool HistoryFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
   const auto* model = qobject_cast<const HistoryModel*>(sourceModel());

@@ -75,6 +75,9 @@ class HistoryFilterModel : public QSortFilterProxyModel {
   bool lessThan(const QModelIndex& left, const QModelIndex& right) const override;
 
  private:
+  /// Sets one exact-match filter field, re-filtering only when it changes.
+  void updateFilter(QString& field, const QString& value);
+
   QStringList m_words;
   QString m_status;
   QString m_pair;

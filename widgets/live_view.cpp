@@ -27,6 +27,16 @@ const int kDefaultSmoothing = 60;  // slider units (0.60, TensorBoard's default)
 
 double finiteOrNaN(double v) { return std::isfinite(v) ? v : kNaN; }
 
+/// Widens `out` to cover `r`; the first range (found still false) replaces it.
+void includeRange(QCPRange& out, bool& found, const QCPRange& r) {
+  if (found) {
+    out.expand(r);
+  } else {
+    out = r;
+    found = true;
+  }
+}
+
 /// Finite y bounds of the graphs of `plot` (only positive values when `logScale`).
 bool valueBounds(QCustomPlot* plot, bool logScale, QCPRange& out) {
   bool found = false;
@@ -36,12 +46,7 @@ bool valueBounds(QCustomPlot* plot, bool logScale, QCPRange& out) {
     bool ok = false;
     const QCPRange r = g->data()->valueRange(ok, logScale ? QCP::sdPositive : QCP::sdBoth);
     if (!ok || !std::isfinite(r.lower) || !std::isfinite(r.upper)) continue;
-    if (!found) {
-      out = r;
-      found = true;
-    } else {
-      out.expand(r);
-    }
+    includeRange(out, found, r);
   }
   return found;
 }
@@ -53,12 +58,7 @@ bool keyBounds(QCustomPlot* plot, QCPRange& out) {
     if (g->dataCount() == 0) continue;
     // Keys are sorted: the first and last entries are the bounds (O(1), unlike keyRange()).
     const QCPRange r(g->data()->constBegin()->key, (g->data()->constEnd() - 1)->key);
-    if (!found) {
-      out = r;
-      found = true;
-    } else {
-      out.expand(r);
-    }
+    includeRange(out, found, r);
   }
   return found;
 }
@@ -491,12 +491,7 @@ bool LiveView::stepValueBounds(QCustomPlot* plot, bool logScale, QCPRange& out) 
     const Bounds& b = s.bounds;
     if (logScale ? !b.anyPositive : !b.any) return;
     const QCPRange r(logScale ? b.positiveLower : b.lower, b.upper);
-    if (!found) {
-      out = r;
-      found = true;
-    } else {
-      out.expand(r);
-    }
+    includeRange(out, found, r);
   };
   if (plot == m_lrPlot) {
     take(m_lr);

@@ -1,6 +1,5 @@
 // The attention-mix kernels for the baseline instruction set, and the run-time choice between variants.
 #define RKD_MIX_NS base
-#define RKD_MIX_ISA "baseline"
 #include "core/distill/attention_mix_kernel.inc"
 
 namespace rkd::mixkernel {

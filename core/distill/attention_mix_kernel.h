@@ -23,7 +23,6 @@ using BackwardFn = void (*)(const Geometry& g, const float* x, const float* y, c
 struct Kernels {
   ForwardFn forward;
   BackwardFn backward;
-  const char* isa;  ///< "avx2" or "baseline"
 };
 
 /// The fastest variant this CPU runs (decided once).

@@ -63,9 +63,9 @@ std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const s
   loadStateDictStrict(*head, headTensors, "model.abfs");
   head->to(device);
   if (channelsLast) {
-    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(teacher.get()),
-                                 static_cast<torch::nn::Module*>(student.get()), static_cast<torch::nn::Module*>(head.get())})
-      convertToChannelsLast(*m);
+    convertToChannelsLast(*teacher);
+    convertToChannelsLast(*student);
+    convertToChannelsLast(*head);
     input = input.contiguous(torch::MemoryFormat::ChannelsLast);
   }
 
