@@ -1,34 +1,42 @@
 #include "core/io/tensor_file.h"
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
 #include <torch/serialize.h>
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
+#include "core/io/torch_file.h"
 
 namespace rkd {
 namespace {
 
-void flatten(const c10::IValue& value, const std::string& prefix, TensorMap& out, std::vector<std::string>* skipped) {
-  if (value.isTensor()) {
-    out[prefix] = value.toTensor();
+using pickle::Kind;
+using pickle::Value;
+
+// Deep enough for any real checkpoint; a hostile file nested deeper (or referring to itself) stops here.
+constexpr int kMaxNesting = 100;
+
+void flatten(TorchSaveFile& file, const Value& value, const std::string& prefix, TensorMap& out,
+             std::vector<std::string>* skipped, int depth) {
+  if (value.kind == Kind::Tensor) {
+    out[prefix] = file.tensor(value);
     return;
   }
-  if (value.isGenericDict()) {
-    for (const auto& item : value.toGenericDict()) {
+  if (value.kind == Kind::Dict) {
+    if (depth >= kMaxNesting)
+      throw InputError("checkpoint '" + file.path() + "' nests dicts deeper than " + std::to_string(kMaxNesting) +
+                           " levels (or a dict contains itself) at '" + prefix + "'",
+                       "save a plain state dict: torch.save(model.state_dict(), path)");
+    for (const auto& [k, v] : value.entries) {
       std::string key;
-      if (item.key().isString())
-        key = item.key().toStringRef();
-      else if (item.key().isInt())
-        key = std::to_string(item.key().toInt());
+      if (k->kind == Kind::String)
+        key = k->s;
+      else if (k->kind == Kind::Int)
+        key = std::to_string(k->i);
       else {
-        if (skipped) skipped->push_back(prefix + "<non-string key>");
+        if (skipped) skipped->push_back(prefix + "<" + pickle::describe(*k) + " key>");
         continue;
       }
-      flatten(item.value(), prefix.empty() ? key : prefix + "." + key, out, skipped);
+      flatten(file, *v, prefix.empty() ? key : prefix + "." + key, out, skipped, depth + 1);
     }
     return;
   }
@@ -38,39 +46,13 @@ void flatten(const c10::IValue& value, const std::string& prefix, TensorMap& out
 }  // namespace
 
 TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skipped) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    throw InputError("checkpoint file '" + path + "' does not exist", "check the path");
-  if (fs::is_directory(path, ec))
-    throw InputError("'" + path + "' is a directory, not a checkpoint file", "give the path of a .pt/.pth file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open checkpoint file '" + path + "'", "check its permissions");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 4)
-    throw InputError("checkpoint file '" + path + "' is empty or truncated (" + std::to_string(bytes.size()) +
-                     " bytes)", "save it again with torch.save");
-  // A PyTorch zip checkpoint starts with the local-file-header magic "PK\3\4".
-  if (!(bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4))
-    throw InputError("'" + path + "' is not a PyTorch zip checkpoint (it does not start with a zip header)",
-                     "save it with torch.save(state_dict, path) from PyTorch 1.6 or newer (the default zip "
-                     "format; the legacy format of _use_new_zipfile_serialization=False is not read)");
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    std::string msg = e.what();
-    auto nl = msg.find('\n');
-    if (nl != std::string::npos) msg = msg.substr(0, nl);
-    throw InputError("cannot read checkpoint '" + path + "': " + msg,
-                     "the file may be truncated or hold Python objects other than tensors and dicts; save a "
-                     "plain state dict (torch.save(model.state_dict(), path))");
-  }
-  if (!value.isGenericDict())
-    throw InputError("checkpoint '" + path + "' holds a " + value.tagKind() + ", not a dict of tensors",
+  TorchSaveFile file(path);
+  const Value& root = file.root();
+  if (root.kind != Kind::Dict)
+    throw InputError("checkpoint '" + path + "' holds a " + pickle::describe(root) + ", not a dict of tensors",
                      "save a state dict: torch.save(model.state_dict(), path)");
   TensorMap out;
-  flatten(value, "", out, skipped);
+  flatten(file, root, "", out, skipped, 0);
   if (out.empty())
     throw InputError("checkpoint '" + path + "' holds no tensors", "save a state dict with the model's parameters");
   return out;
@@ -79,21 +61,8 @@ TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skip
 void writeTensorFile(const std::string& path, const TensorMap& tensors) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError("cannot write '" + tmp + "'", "check that the folder exists and is writable");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw InputError("writing '" + tmp + "' failed (disk full?)", "free some space and try again");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw InputError("cannot rename '" + tmp + "' to '" + path + "'", "check that the folder is writable");
-  }
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  writeFileAtomically(path, bytes.data(), bytes.size());
 }
 
 TensorMap withPrefix(const TensorMap& all, const std::string& prefix) {

@@ -9,10 +9,11 @@ namespace rkd {
 /// Ordered name -> tensor map (a flat PyTorch state dict).
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-/// Reads a PyTorch zip checkpoint (`torch.save` of a dict) holding a flat dict name -> tensor.
-/// Nested dicts are flattened with '.' (so {"model": {"fc.weight": t}} gives "model.fc.weight");
-/// non-tensor leaves (ints, floats, strings) are skipped and reported in `skipped` when given.
-/// Throws rkd::InputError naming the file for a missing, truncated or foreign file.
+/// Reads every tensor of a file that `torch.save` wrote (a dict, zip or legacy format; see TorchSaveFile), in
+/// its stored dtype. Nested dicts are flattened with '.' (so {"model": {"fc.weight": t}} gives
+/// "model.fc.weight"); non-tensor leaves (ints, floats, strings, other objects) are skipped and reported in
+/// `skipped` when given. Throws rkd::InputError naming the file for a missing, truncated, damaged or foreign
+/// file, or one nested deeper than 100 levels.
 TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skipped = nullptr);
 
 /// Writes a flat dict name -> tensor in the zip format that Python's torch.load reads. Atomic: writes a
