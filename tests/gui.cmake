@@ -18,3 +18,7 @@ reviewkd_gui_test(NAME test_history_panel SOURCES test_history_panel.cpp LABELS 
 reviewkd_gui_test(NAME test_studio SOURCES test_studio.cpp LABELS gui TIMEOUT 900)
 # A real session on Fashion-MNIST for README's screenshots (a few minutes): slow.
 reviewkd_gui_test(NAME test_screenshots SOURCES test_screenshots.cpp LABELS "gui;slow" TIMEOUT 1800)
+# test_history_panel reads the ONNX model the panel exports with ONNX's protobuf classes (no torch header).
+if(TARGET test_history_panel)
+  target_link_libraries(test_history_panel PRIVATE onnx_proto)
+endif()

@@ -1,6 +1,6 @@
 // The history panel on a store filled directly through RunStore: filters, numeric sorting, the config diff and
-// curve overlay of a selection, tags, notes, delete, CSV export, the resume / use-as-teacher signals, the run
-// detail dialog, and a screenshot.
+// curve overlay of a selection, tags, notes, delete, CSV export, ONNX export of a really trained run, the resume /
+// use-as-teacher signals, the run detail dialog, and a screenshot.
 #include <QAction>
 #include <QApplication>
 #include <QComboBox>
@@ -19,10 +19,13 @@
 #include <QTableWidget>
 #include <QTest>
 #include <QTimer>
+#include <fstream>
 #include <memory>
+#include <onnx/onnx_pb.h>
 #include <qcustomplot.h>
 
 #include "core/store/run_store.h"
+#include "core/studio/studio.h"
 #include "core/train/run_config.h"
 #include "gui_support.h"
 #include "widgets/history_model.h"
@@ -355,6 +358,7 @@ class TestHistoryPanel : public QObject {
 
     m_panel->selectRuns({m_teacher});
     QVERIFY(m_panel->useAsTeacherAction()->isEnabled());
+    QVERIFY(m_panel->onnxAction()->isEnabled());
     QVERIFY(!m_panel->resumeAction()->isEnabled());
     QVERIFY(m_panel->detailsAction()->isEnabled());
     QVERIFY(!m_panel->compareAction()->isEnabled());
@@ -371,9 +375,13 @@ class TestHistoryPanel : public QObject {
     QVERIFY(!m_panel->resumeAction()->isEnabled());
     QVERIFY(!m_panel->useAsTeacherAction()->isEnabled());
 
+    m_panel->selectRuns({m_failed});  // no epoch done: nothing to export
+    QVERIFY(!m_panel->onnxAction()->isEnabled());
+
     m_panel->selectRuns({m_full, m_noAbf});
     QVERIFY(m_panel->compareAction()->isEnabled());
     QVERIFY(!m_panel->detailsAction()->isEnabled());
+    QVERIFY(!m_panel->onnxAction()->isEnabled());
     QVERIFY(!m_panel->useAsTeacherAction()->isEnabled());
     QVERIFY(m_panel->deleteAction()->isEnabled());
   }
@@ -618,6 +626,53 @@ class TestHistoryPanel : public QObject {
     // Changing the store closes them (they hold a reference to the old connection).
     m_panel->setStorePath(m_path);
     QCOMPARE(m_panel->openDetailDialogs().size(), 0);
+  }
+
+  // A really trained run (a one-epoch resnet8 on a tiny synthetic MNIST, in a store of its own) leaves the
+  // studio as an ONNX model: the file parses with ONNX's own classes and has the run's input shape.
+  void exportsOnnxOfATrainedRun() {
+    const QString dir = rkdtest::guiTempDir(QStringLiteral("onnx"));
+    const QString storePath = dir + QStringLiteral("/runs.sqlite");
+    rkd::RunConfig c = rkd::findPreset("quick").teacher;
+    c.name = "onnx source";
+    c.student = "resnet8";
+    c.data.kind = "mnist";
+    c.data.path = rkdtest::syntheticMnistDir(20, 10).toStdString();
+    c.data.perClass = 0;
+    c.optim.epochs = 1;
+    c.optim.batchSize = 40;
+    c.device = "cpu";
+    c.threads = 2;
+    c.snapshotEvery = 0;
+    rkd::studio::TrainingSession session(storePath.toStdString());
+    const rkd::RunOutcome trained = session.start(c, {});
+    QVERIFY2(trained.status == "finished", trained.message.c_str());
+
+    HistoryPanel panel;
+    panel.setInteractive(false);
+    panel.setStorePath(storePath);
+    panel.selectRuns({trained.runId});
+    QVERIFY(panel.onnxAction()->isEnabled());
+    const QString path = dir + QStringLiteral("/run.onnx");
+    QVERIFY2(panel.exportOnnx(trained.runId, path), qPrintable(panel.statusLabel()->text()));
+    QVERIFY2(panel.statusLabel()->text().contains(QStringLiteral("1x1x28x28")), qPrintable(panel.statusLabel()->text()));
+
+    std::ifstream in(path.toStdString(), std::ios::binary);
+    onnx::ModelProto model;
+    QVERIFY(model.ParseFromIstream(&in));
+    QCOMPARE(model.graph().input(0).name(), std::string("input"));
+    QCOMPARE(model.graph().output(0).name(), std::string("logits"));
+    std::vector<int64_t> dims;
+    for (const auto& d : model.graph().input(0).type().tensor_type().shape().dim()) dims.push_back(d.dim_value());
+    QCOMPARE(dims, (std::vector<int64_t>{1, 1, 28, 28}));
+    QVERIFY(model.graph().node_size() > 10);
+    for (const auto& node : model.graph().node()) QVERIFY(node.op_type() != "Identity" && node.op_type() != "BatchNormalization");
+
+    // A run that is not in the store says so, and writes nothing.
+    const QString other = dir + QStringLiteral("/missing.onnx");
+    QVERIFY(!panel.exportOnnx(987654, other));
+    QVERIFY(panel.statusLabel()->text().contains(QStringLiteral("987654")));
+    QVERIFY(!QFileInfo::exists(other));
   }
 
   void screenshot() {

@@ -37,25 +37,6 @@ bool allPassed(const std::vector<rkd::TensorCheck>& checks) {
   return !checks.empty();
 }
 
-/// BN statistics and affine parameters far from the identity, so that folding really has to be right.
-void randomiseBatchNorms(torch::nn::Module& net) {
-  torch::NoGradGuard noGrad;
-  for (const auto& m : net.modules(false)) {
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
-      bn->running_mean.normal_(0.0, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.normal_(0.0, 0.2);
-    }
-  }
-}
-
-int64_t countBatchNorms(torch::nn::Module& net) {
-  int64_t n = 0;
-  for (const auto& m : net.modules(false)) n += m->as<torch::nn::BatchNorm2d>() != nullptr;
-  return n;
-}
-
 QString shapeOf(const torch::Tensor& t) {
   QStringList parts;
   for (auto s : t.sizes()) parts << QString::number(s);
@@ -222,7 +203,7 @@ class TestModels : public QObject {
   void fusionMatches() {
     QFETCH(QString, arch);
     auto net = makeNet(arch.toStdString(), 10, 3);
-    randomiseBatchNorms(*net);
+    rkdtest::randomiseBatchNorms(*net);
     net->eval();
     auto fused = rkd::fuseForInference(net);
     QVERIFY(fused->isFused());
@@ -230,7 +211,7 @@ class TestModels : public QObject {
     QVERIFY(!net->foldablePairs().empty());
     QCOMPARE(fused->foldablePairs(), net->foldablePairs());
     // Every folded BN is gone from the copy.
-    QCOMPARE(countBatchNorms(*fused), countBatchNorms(*net) - int64_t(net->foldablePairs().size()));
+    QCOMPARE(rkdtest::countBatchNorms(*fused), rkdtest::countBatchNorms(*net) - int64_t(net->foldablePairs().size()));
 
     torch::NoGradGuard noGrad;
     const auto x = torch::randn({2, 3, 32, 32});

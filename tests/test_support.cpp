@@ -50,4 +50,22 @@ std::string tempDir(const std::string& tag) {
   return made;
 }
 
+void randomiseBatchNorms(torch::nn::Module& net) {
+  torch::NoGradGuard noGrad;
+  for (const auto& m : net.modules(false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->running_mean.normal_(0.0, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.normal_(0.0, 0.2);
+    }
+  }
+}
+
+int64_t countBatchNorms(torch::nn::Module& net) {
+  int64_t n = 0;
+  for (const auto& m : net.modules(false)) n += m->as<torch::nn::BatchNorm2d>() != nullptr;
+  return n;
+}
+
 }  // namespace rkdtest

@@ -18,5 +18,9 @@ std::string findGolden(const std::string& relative);
 double relError(const torch::Tensor& a, const torch::Tensor& b);
 /// A fresh temporary directory, removed when the process exits normally.
 std::string tempDir(const std::string& tag);
+/// BN statistics and affine parameters far from the identity, so that folding them really has to be right.
+void randomiseBatchNorms(torch::nn::Module& net);
+/// BatchNorm2d modules of a network.
+int64_t countBatchNorms(torch::nn::Module& net);
 
 }  // namespace rkdtest

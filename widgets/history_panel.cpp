@@ -114,6 +114,8 @@ void HistoryPanel::createActions() {
                         QStyle::SP_DialogSaveButton);
   m_weightsAction = make(QStringLiteral("Export weights…"),
                          QStringLiteral("Write the run's trained network (no review head) as a PyTorch state dict"));
+  m_onnxAction = make(QStringLiteral("Export ONNX…"),
+                      QStringLiteral("Write the run's trained network as an ONNX model for inference (BatchNorms folded)"));
   m_deleteAction = make(QStringLiteral("Delete"), QStringLiteral("Delete the selected runs from the store (Del)"),
                         QStyle::SP_TrashIcon);
   m_useAsTeacherAction = make(QStringLiteral("Use as teacher"), QStringLiteral("Start a new run that distils from this finished run"),
@@ -137,6 +139,7 @@ void HistoryPanel::createActions() {
   connect(m_noteAction, &QAction::triggered, this, [this] { noteOnSelected(); });
   connect(m_exportAction, &QAction::triggered, this, [this] { exportWithDialog(); });
   connect(m_weightsAction, &QAction::triggered, this, [this] { exportWeightsWithDialog(); });
+  connect(m_onnxAction, &QAction::triggered, this, [this] { exportOnnxWithDialog(); });
   connect(m_deleteAction, &QAction::triggered, this, [this] { deleteSelected(true); });
   connect(m_useAsTeacherAction, &QAction::triggered, this, [this] { requestUseAsTeacher(); });
   connect(m_resumeAction, &QAction::triggered, this, [this] { requestResume(); });
@@ -160,6 +163,7 @@ void HistoryPanel::buildUi() {
   toolbar->addAction(m_noteAction);
   toolbar->addAction(m_exportAction);
   toolbar->addAction(m_weightsAction);
+  toolbar->addAction(m_onnxAction);
   toolbar->addAction(m_deleteAction);
   toolbar->addSeparator();
   toolbar->addAction(m_useAsTeacherAction);
@@ -576,6 +580,7 @@ void HistoryPanel::updateActions() {
   m_noteAction->setEnabled(store && n >= 1);
   m_exportAction->setEnabled(store && n >= 1);
   m_weightsAction->setEnabled(store && single && single->run.epochsDone > 0);
+  m_onnxAction->setEnabled(m_weightsAction->isEnabled());
   m_deleteAction->setEnabled(store && n >= 1 && running < n);
   m_copyConfigAction->setEnabled(store && n == 1);
 
@@ -813,6 +818,34 @@ void HistoryPanel::exportWeightsWithDialog() {
   if (path.isEmpty()) return;
   if (!path.contains(QLatin1Char('.'))) path += QStringLiteral(".pt");
   exportWeights(ids.front(), path, true);
+}
+
+bool HistoryPanel::exportOnnx(int64_t runId, const QString& path, bool best) {
+  if (!m_store) return false;
+  QApplication::setOverrideCursor(Qt::WaitCursor);  // traces the network: up to a few seconds for the largest
+  const studio::OnnxExport e = studio::exportRunOnnx(*m_store, runId, path.toStdString(), best);  // never throws
+  QApplication::restoreOverrideCursor();
+  if (!e.ok) {
+    showMessage(QStringLiteral("Exporting run %1 as ONNX: %2").arg(runId).arg(qs(e.error)), true);
+    return false;
+  }
+  showMessage(QStringLiteral("Wrote %1: %2 from %3; input \"input\" %4 (normalised as in training), output \"logits\"; "
+                             "%5 nodes, %6 BatchNorms folded")
+                  .arg(path, qs(e.arch), qs(e.source), qs(e.inputShapeText()))
+                  .arg(e.nodes)
+                  .arg(e.foldedBatchNorms));
+  return true;
+}
+
+void HistoryPanel::exportOnnxWithDialog() {
+  const std::vector<int64_t> ids = selectedRunIds();
+  if (ids.size() != 1 || !m_interactive) return;
+  const QString suggestion = QDir::home().filePath(QStringLiteral("run-%1.onnx").arg(ids.front()));
+  QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export the trained network as ONNX"), suggestion,
+                                              QStringLiteral("ONNX models (*.onnx);;All files (*)"));
+  if (path.isEmpty()) return;
+  if (!path.contains(QLatin1Char('.'))) path += QStringLiteral(".onnx");
+  exportOnnx(ids.front(), path, true);
 }
 
 void HistoryPanel::exportWithDialog() {
@@ -1106,6 +1139,7 @@ void HistoryPanel::showContextMenu(const QPoint& pos) {
   menu.addAction(m_copyConfigAction);
   menu.addAction(m_exportAction);
   menu.addAction(m_weightsAction);
+  menu.addAction(m_onnxAction);
   menu.addSeparator();
   menu.addAction(m_deleteAction);
   menu.addSeparator();

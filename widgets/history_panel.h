@@ -80,6 +80,7 @@ class HistoryPanel : public QWidget {
   QAction* deleteAction() const { return m_deleteAction; }
   QAction* exportAction() const { return m_exportAction; }
   QAction* weightsAction() const { return m_weightsAction; }
+  QAction* onnxAction() const { return m_onnxAction; }
   QAction* detailsAction() const { return m_detailsAction; }
   QAction* useAsTeacherAction() const { return m_useAsTeacherAction; }
   QAction* resumeAction() const { return m_resumeAction; }
@@ -109,6 +110,9 @@ class HistoryPanel : public QWidget {
   /// Writes a run's trained network (best checkpoint, or last with `best` false) as a PyTorch state dict
   /// without the review head; false (and a message) on failure.
   bool exportWeights(int64_t runId, const QString& path, bool best = true);
+  /// Writes a run's trained network (best checkpoint, or last with `best` false) as an ONNX model for inference
+  /// (fixed batch of 1, BatchNorms folded); false (and a message) on failure.
+  bool exportOnnx(int64_t runId, const QString& path, bool best = true);
   /// Opens a non-modal RunDetailDialog (parented to the panel).
   void openDetail(int64_t runId);
 
@@ -138,6 +142,7 @@ class HistoryPanel : public QWidget {
   void noteOnSelected();
   void exportWithDialog();
   void exportWeightsWithDialog();
+  void exportOnnxWithDialog();
   void copyConfigOfSelected();
   void requestUseAsTeacher();
   void requestResume();
@@ -188,6 +193,7 @@ class HistoryPanel : public QWidget {
   QAction* m_deleteAction = nullptr;
   QAction* m_exportAction = nullptr;
   QAction* m_weightsAction = nullptr;
+  QAction* m_onnxAction = nullptr;
   QAction* m_detailsAction = nullptr;
   QAction* m_useAsTeacherAction = nullptr;
   QAction* m_resumeAction = nullptr;

@@ -1,7 +1,8 @@
-// `reviewkd runs list|show|export|delete|tag|note`: the run history in the store.
+// `reviewkd runs list|show|export|weights|export-onnx|delete|tag|note`: the run history in the store.
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
@@ -24,6 +25,7 @@ struct RunsArgs {
   std::string note;
   std::string weightsFile;
   bool last = false;
+  std::string batch = "1";
 };
 
 std::string dateText(int64_t unixMs) {
@@ -40,6 +42,28 @@ std::string top1Text(const std::optional<double>& v) {
   return buf;
 }
 
+// --batch of export-onnx: a positive integer, or "dynamic" (returned as 0).
+int64_t onnxBatch(const std::string& text) {
+  if (text == "dynamic") return 0;
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1)
+    throw InputError("--batch must be a positive integer or 'dynamic', got '" + text + "'",
+                     "give e.g. --batch 1, or --batch dynamic for a batch chosen at run time");
+  return value;
+}
+
+std::string opCountsText(const std::map<std::string, int64_t>& counts) {
+  std::string s;
+  for (const auto& [op, n] : counts) s += (s.empty() ? "" : ", ") + op + " " + std::to_string(n);
+  return s;
+}
+
 RunRecord requireRun(RunStore& store, int64_t id) {
   auto r = store.getRun(id);
   if (!r) throw InputError("run " + std::to_string(id) + " does not exist in " + store.path(), "see: reviewkd runs list");
@@ -49,7 +73,7 @@ RunRecord requireRun(RunStore& store, int64_t id) {
 
 void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global) {
   auto a = std::make_shared<RunsArgs>();
-  auto* runs = app.add_subcommand("runs", "the run history: list, show, export, delete, tag, note");
+  auto* runs = app.add_subcommand("runs", "the run history: list, show, export, weights, export-onnx, delete, tag, note");
   runs->require_subcommand(1);
 
   auto* list = runs->add_subcommand("list", "every run, newest first");
@@ -164,6 +188,32 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
       }
       std::printf("wrote %s: %lld tensors of %s from %s\n", a->weightsFile.c_str(), static_cast<long long>(e.entries),
                   e.arch.c_str(), e.source.c_str());
+      return kSuccess;
+    };
+  });
+
+  auto* onnx = runs->add_subcommand(
+      "export-onnx", "write a run's trained network as an ONNX model for inference (BatchNorms folded into the convs)");
+  onnx->add_option("run", a->run, "run id")->required();
+  onnx->add_option("file", a->weightsFile, "output file (.onnx)")->required();
+  onnx->add_flag("--last", a->last, "the last checkpoint instead of the best");
+  onnx->add_option("--batch", a->batch, "batch size of the input: a positive integer, or 'dynamic' (default 1)");
+  onnx->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      const int64_t batch = onnxBatch(a->batch);
+      RunStore store(global.storePath());
+      const studio::OnnxExport e = studio::exportRunOnnx(store, a->run, a->weightsFile, !a->last, batch);
+      if (!e.ok) {
+        std::fprintf(stderr, "error: exporting run %lld to %s: %s\n", static_cast<long long>(a->run),
+                     a->weightsFile.c_str(), e.error.c_str());
+        return kBadInput;
+      }
+      const std::string batchText = e.inputShape.front() < 0 ? "N" : std::to_string(e.inputShape.front());
+      std::printf("wrote %s: %s from %s\n", a->weightsFile.c_str(), e.arch.c_str(), e.source.c_str());
+      std::printf("  input 'input' %s float (normalised as in training), output 'logits' %sx%lld\n",
+                  e.inputShapeText().c_str(), batchText.c_str(), static_cast<long long>(e.outputShape.back()));
+      std::printf("  %lld nodes (%s), %lld BatchNorms folded into convolutions\n", static_cast<long long>(e.nodes),
+                  opCountsText(e.opCounts).c_str(), static_cast<long long>(e.foldedBatchNorms));
       return kSuccess;
     };
   });

@@ -1,0 +1,15 @@
+# ONNX export checked against an independent runtime: OpenCV's DNN module runs the exported files
+# (Debian: libopencv-dnn-dev, installed by scripts/setup --tests).
+if(NOT TARGET reviewkd_export)
+  return()
+endif()
+find_package(OpenCV QUIET COMPONENTS core dnn)
+if(NOT OpenCV_FOUND)
+  message(STATUS "test_onnx not built: OpenCV's dnn module was not found (Debian: libopencv-dnn-dev; scripts/setup --tests)")
+  return()
+endif()
+reviewkd_core_test(NAME test_onnx SOURCES test_onnx.cpp LABELS core)
+if(TARGET test_onnx)
+  target_include_directories(test_onnx SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
+  target_link_libraries(test_onnx PRIVATE opencv_core opencv_dnn onnx_proto)
+endif()
