@@ -39,7 +39,30 @@ void writeSplit(const std::string& dir, const std::string& prefix, int perClass,
   }
 }
 
+void writeCifarSplit(const std::string& path, int perClass, std::mt19937& rng) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error("cannot write synthetic data into " + path);
+  std::uniform_int_distribution<int> noise(0, 60);
+  std::vector<unsigned char> record(2 + 3 * 32 * 32);
+  for (int i = 0; i < perClass * 100; ++i) {
+    const int c = i % 100;
+    record[0] = static_cast<unsigned char>(c / 5);  // coarse label
+    record[1] = static_cast<unsigned char>(c);      // fine label
+    for (size_t k = 2; k < record.size(); ++k) record[k] = static_cast<unsigned char>(noise(rng));
+    const int row = (c / 4) % 4 * 8, col = c % 4 * 8, channel = c / 16 % 3;
+    for (int y = row; y < row + 8; ++y)
+      for (int x = col; x < col + 8; ++x) record[static_cast<size_t>(2 + channel * 1024 + y * 32 + x)] = 230;
+    out.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+  }
+}
+
 }  // namespace
+
+void writeSyntheticCifar100(const std::string& dir, int perClassTrain, int perClassTest, uint32_t seed) {
+  std::mt19937 rng(seed);
+  writeCifarSplit(dir + "/train.bin", perClassTrain, rng);
+  writeCifarSplit(dir + "/test.bin", perClassTest, rng);
+}
 
 void writeSyntheticMnist(const std::string& dir, int perClassTrain, int perClassTest, uint32_t seed) {
   std::mt19937 rng(seed);

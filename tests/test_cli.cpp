@@ -151,6 +151,116 @@ class TestCli : public QObject {
     QVERIFY(!store.getRun(runs.front().id).has_value());
   }
 
+  // A trained run leaves as an ONNX model (fixed or dynamic batch); bad input is exit code 2.
+  void exportOnnxOfATrainedRun() {
+    RunConfig c = tinyTeacher(1);
+    c.name = "cli-onnx";
+    const QString db = QString::fromStdString(m_db);
+    Result r = runCli({"--db", db, "teacher", "--config", writeConfig("onnx.json", c)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    RunFilter f;
+    f.text = "cli-onnx";
+    const auto runs = RunStore(m_db).listRuns(f);
+    QVERIFY(!runs.empty());
+    const QString id = QString::number(runs.front().id);
+    const QString file = QString::fromStdString(m_dir + "/teacher.onnx");
+    Result e = runCli({"--db", db, "runs", "export-onnx", id, file});
+    QVERIFY2(e.code == 0 && e.out.contains("resnet8") && e.out.contains("1x1x28x28"), qPrintable(describe(e)));
+    QVERIFY(QFileInfo(file).size() > 1000);
+    Result dynamic = runCli({"--db", db, "runs", "export-onnx", id, file, "--last", "--batch", "dynamic"});
+    QVERIFY2(dynamic.code == 0 && dynamic.out.contains("Nx1x28x28"), qPrintable(describe(dynamic)));
+    Result unknown = runCli({"--db", db, "runs", "export-onnx", "424242", file});
+    QVERIFY2(unknown.code == 2 && unknown.err.contains("424242"), qPrintable(describe(unknown)));
+    Result badBatch = runCli({"--db", db, "runs", "export-onnx", id, file, "--batch", "0"});
+    QVERIFY2(badBatch.code == 2 && badBatch.err.contains("--batch"), qPrintable(describe(badBatch)));
+    Result unwritable = runCli({"--db", db, "runs", "export-onnx", id, QString::fromStdString(m_dir + "/no/such/x.onnx")});
+    QVERIFY2(unwritable.code == 2 && unwritable.err.contains("no/such/x.onnx"), qPrintable(describe(unwritable)));
+  }
+
+  // What a user brings from PyTorch: `inspect-checkpoint` names the network each fixture fits, or says what the
+  // file is and how to re-save it.
+  void inspectCheckpointNamesTheNetwork_data() {
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<int>("code");
+    QTest::addColumn<QString>("text");
+    for (const char* f : {"resnet8_state_dict.pt", "resnet8_model_epoch.pt", "resnet8_state_dict_key.pt",
+                          "resnet8_dataparallel.pt", "resnet8_legacy_format.pt", "resnet8_half.pt"})
+      QTest::newRow(f) << f << 0 << "fits:       resnet8 (100 classes, 3 input channels)";
+    QTest::newRow("10 classes, 3 channels") << "resnet8_10class_3channel.pt" << 0
+                                            << "fits:       resnet8 (10 classes, 3 input channels)";
+    QTest::newRow("whole module") << "resnet8_whole_module.pt" << 2 << "torch.save(torch.load(";
+    QTest::newRow("TorchScript") << "resnet8_torchscript.pt" << 2 << "torch.jit.load(";
+  }
+  void inspectCheckpointNamesTheNetwork() {
+    QFETCH(QString, file);
+    QFETCH(int, code);
+    QFETCH(QString, text);
+    Result r = runCli({"inspect-checkpoint", QString::fromStdString(rkdtest::testDataDir() + "/checkpoints/") + file});
+    QVERIFY2(r.code == code, qPrintable(describe(r)));
+    QVERIFY2(r.out.contains(text) || r.err.contains(text), qPrintable(describe(r)));
+  }
+
+  // The three most common layouts of a PyTorch CIFAR-100 teacher, given to `train --teacher-checkpoint`.
+  void trainFromPyTorchTeacherFiles_data() {
+    QTest::addColumn<QString>("file");
+    QTest::newRow("state_dict()") << "resnet8_state_dict.pt";
+    QTest::newRow("{'model': ...}") << "resnet8_model_epoch.pt";
+    QTest::newRow("{'state_dict': ...}") << "resnet8_state_dict_key.pt";
+  }
+  void trainFromPyTorchTeacherFiles() {
+    QFETCH(QString, file);
+    const std::string data = m_dir + "/cifar100";
+    if (!QFileInfo::exists(QString::fromStdString(data + "/train.bin"))) {
+      QVERIFY(QDir().mkpath(QString::fromStdString(data)));
+      rkdtest::writeSyntheticCifar100(data, 2, 1);
+    }
+    RunConfig c = findPreset("quick").student;
+    c.name = "from-pytorch";
+    c.data.kind = "cifar100";
+    c.data.path = data;
+    c.data.perClass = 0;
+    c.student = "resnet8";
+    c.teacher.arch = "resnet8";
+    c.optim.epochs = 1;
+    c.optim.batchSize = 50;
+    c.threads = 1;
+    c.snapshotEvery = 0;
+    const QString cfg = writeConfig("from-pytorch.json", c);
+    Result r = runCli({"--db", QString::fromStdString(m_dir + "/pytorch.sqlite"), "train", "--config", cfg,
+                       "--teacher-checkpoint", QString::fromStdString(rkdtest::testDataDir() + "/checkpoints/") + file});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    QVERIFY2(r.out.contains("finished"), qPrintable(describe(r)));
+  }
+
+  // data.channels auto: a PyTorch teacher trained on grey images replicated to 3 channels distils into a student
+  // on the 1-channel dataset (the images are replicated, the student takes 3 channels); forcing 1 channel is
+  // refused, and the message says what the file fits.
+  void channelsAutoFollowsTheTeacher() {
+    const QString teacher = QString::fromStdString(rkdtest::testDataDir() + "/checkpoints/resnet8_10class_3channel.pt");
+    RunConfig c = tinyTeacher(1);
+    c.kind = "student";
+    c.method = "reviewkd";
+    c.name = "channels-auto";
+    c.teacher.arch = "resnet8";
+    c.review.warmupEpochs = 1;
+    c.snapshotEvery = 0;
+    const QString cfg = writeConfig("channels.json", c);
+    const QString db = QString::fromStdString(m_dir + "/channels.sqlite");
+    Result r = runCli({"--db", db, "train", "--config", cfg, "--teacher-checkpoint", teacher});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    RunStore store(db.toStdString());
+    RunFilter f;
+    f.text = "channels-auto";
+    const auto runs = store.listRuns(f);
+    QCOMPARE(runs.size(), size_t(1));
+    const TensorMap ck = readTensorFile(store.checkpointPath(runs.front().id, CheckpointKind::Last));
+    QCOMPARE(ck.at("model.conv1.weight").size(1), int64_t(3));
+    Result grey = runCli({"--db", db, "train", "--config", cfg, "--teacher-checkpoint", teacher, "--set",
+                          "data.channels=1"});
+    QVERIFY2(grey.code == 2, qPrintable(describe(grey)));
+    QVERIFY2(grey.err.contains("it fits resnet8 (10 classes, 3 input channels)"), qPrintable(describe(grey)));
+  }
+
   void divergedRunExitsOne() {
     RunConfig c = tinyTeacher(2);
     c.name = "cli-diverging";

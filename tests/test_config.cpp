@@ -50,6 +50,7 @@ class TestConfig : public QObject {
     QTest::newRow("unknown key") << "optim.learning_rate=0.1" << "unknown key 'optim.learning_rate'";
     QTest::newRow("wrong type") << "optim.epochs=\"ten\"" << "'optim.epochs' has the wrong type";
     QTest::newRow("not key=value") << "optim.epochs" << "key=value";
+    QTest::newRow("channels") << "data.channels=2" << "auto, 1, 3";
   }
   void validationNamesFieldAndAllowedValues() {
     QFETCH(QString, override);

@@ -500,6 +500,31 @@ class TestData : public QObject {
     QVERIFY(std::abs(z.std(false).item<double>() - 1.0) < 1e-4);
   }
 
+  // data.channels: grey replicated to RGB, RGB to grey as PIL's convert('L') computes it.
+  void channelsAreConverted() {
+    auto dir = rkdtest::tempDir("channels");
+    writeMnistFolder(dir, 20, 10, 28, 28);
+    rkd::DatasetSpec spec;
+    spec.path = dir;
+    spec.channels = 3;
+    auto s = rkd::loadDataset(spec);
+    QCOMPARE(s.train.images.sizes().vec(), (std::vector<int64_t>{20, 3, 28, 28}));
+    auto raw = rkd::readMnistFolder(dir, true);
+    for (int c = 0; c < 3; ++c) QVERIFY(s.train.images.select(1, c).equal(raw.images.select(1, 0)));
+    QCOMPARE(s.normalization.mean.size(), size_t(3));
+    QCOMPARE(s.normalization.mean[0], s.normalization.mean[2]);
+    spec.channels = 2;
+    VERIFY_CONTAINS(errorOf([&] { rkd::loadDataset(spec); }), "channels must be 1, 3");
+    // PIL: convert('L') of (255, 0, 0) is 76, of (0, 255, 0) 150, of (0, 0, 255) 29, of (10, 200, 30) 124.
+    rkd::TensorDataset rgb;
+    rgb.images = torch::tensor({255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 200, 30}, torch::kUInt8).view({4, 1, 1, 3})
+                     .permute({0, 3, 1, 2}).contiguous();
+    rgb.labels = torch::zeros({4}, torch::kLong);
+    rgb.numClasses = 1;
+    auto grey = rkd::convertChannels(rgb, 1);
+    QVERIFY(grey.images.flatten().equal(torch::tensor({76, 150, 29, 124}, torch::kUInt8)));
+  }
+
   void padTo32() {
     auto dir = rkdtest::tempDir("pad");
     writeMnistFolder(dir, 20, 10, 28, 28);

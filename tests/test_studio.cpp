@@ -22,6 +22,7 @@
 #include <qcustomplot.h>
 
 #include "gui_support.h"
+#include "synthetic_data.h"
 #include "widgets/ablation_panel.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/feature_view.h"
@@ -309,6 +310,9 @@ class TestStudio : public QObject {
     QVERIFY(!p->importAcceptButton()->isEnabled());
     QVERIFY2(p->importReportView()->toPlainText().contains(QStringLiteral("missing")),
              qPrintable(p->importReportView()->toPlainText()));
+    // ... and says which network the file does fit.
+    QVERIFY2(p->importReportView()->toPlainText().contains(QStringLiteral("The file fits resnet8 (10 classes")),
+             qPrintable(p->importReportView()->toPlainText()));
     QVERIFY(p->validationError().contains(QStringLiteral("accept")));
     // The right network: every entry matches; accepting makes the config valid.
     p->teacherArchCombo()->setCurrentIndex(p->teacherArchCombo()->findData(QStringLiteral("resnet8")));
@@ -339,7 +343,7 @@ class TestStudio : public QObject {
     QVERIFY(shape.has_value());
     const rkd::studio::ImportReport r = rkd::studio::inspectCheckpoint(path.toStdString(), "resnet8", *shape);
     QVERIFY2(r.complete(), r.describe().c_str());
-    QCOMPARE(r.layout, std::string("flat"));
+    QCOMPARE(r.file.layout, std::string("flat"));
     QVERIFY(r.loaded > 10);
     // A run that has no checkpoint says so.
     QVERIFY(!h->exportWeights(987654, path));
@@ -443,6 +447,43 @@ class TestStudio : public QObject {
     MainWindow third(m_store, &broken, false);
     QVERIFY2(third.experimentPanel()->messageLabel()->text().contains(QStringLiteral("optim.lr")),
              qPrintable(third.experimentPanel()->messageLabel()->text()));
+  }
+
+  // A teacher saved in Python the usual training-script way, {'model': state_dict, 'epoch', 'accuracy',
+  // 'optimizer'}: Inspect shows what the file holds, Accept takes it, Start distils a student from it.
+  void pytorchTeacherImportedThroughInspectTrainsAStudent() {
+    const QString data = rkdtest::guiTempDir(QStringLiteral("cifar100"));
+    rkdtest::writeSyntheticCifar100(data.toStdString(), 2, 1);
+    const std::string file = std::string(REVIEWKD_SOURCE_DIR) + "/tests/data/checkpoints/resnet8_model_epoch.pt";
+    rkd::RunConfig c = tinyConfig(1);
+    c.name = "from-pytorch";
+    c.data.kind = "cifar100";
+    c.data.path = data.toStdString();
+    c.optim.batchSize = 50;
+    ExperimentPanel* p = panel();
+    p->setConfig(c);
+    QVERIFY(settle(p));
+    QVERIFY2(p->datasetReport().ok, qPrintable(p->datasetStatusLabel()->text()));
+    QTest::mouseClick(p->teacherSourceButton(ExperimentPanel::TeacherSource::Import), Qt::LeftButton, {}, QPoint(8, 8));
+    p->teacherArchCombo()->setCurrentIndex(p->teacherArchCombo()->findData(QStringLiteral("resnet8")));
+    p->importPathEdit()->setText(QString::fromStdString(file));
+    QSignalSpy inspected(p, &ExperimentPanel::checkpointInspected);
+    QTest::mouseClick(p->importInspectButton(), Qt::LeftButton);
+    QVERIFY(inspected.wait(60000));
+    const QString report = p->importReportView()->toPlainText();
+    QVERIFY2(p->importAcceptButton()->isEnabled(), qPrintable(report));
+    QVERIFY2(report.contains(QStringLiteral("nested under 'model'")) && report.contains(QStringLiteral("epoch (int 240)")),
+             qPrintable(report));
+    QTest::mouseClick(p->importAcceptButton(), Qt::LeftButton);
+    QCOMPARE(p->validationError(), QString());
+    QTest::mouseClick(p->startButton(), Qt::LeftButton);
+    const rkd::RunOutcome o = waitForJob();
+    QVERIFY2(o.status == "finished", o.message.c_str());
+    rkd::RunStore store(m_store.toStdString());
+    const auto run = store.getRun(o.runId);
+    QVERIFY(run.has_value());
+    QCOMPARE(run->teacherArch, std::string("resnet8"));
+    QCOMPARE(run->config["teacher"]["checkpoint"].get<std::string>(), file);
   }
 };
 

@@ -217,7 +217,19 @@ QWidget* ExperimentPanel::buildDatasetGroup() {
   sizeRow->addWidget(new QLabel(tr("pad to"), box));
   sizeRow->addWidget(m_padTo);
   form->addRow(tr("Validation"), sizeRow);
-  form->addRow(tr("Image size"), m_imageSize);
+  m_channels = new QComboBox(box);
+  m_channels->addItem(tr("auto"), QStringLiteral("auto"));
+  m_channels->addItem(tr("1 (grey)"), QStringLiteral("1"));
+  m_channels->addItem(tr("3 (RGB)"), QStringLiteral("3"));
+  m_channels->setToolTip(tr("Input channels of the networks. auto: as the images are stored, except that a student "
+                            "distilled from an imported teacher takes what the teacher takes (grey images are "
+                            "replicated to RGB for a teacher trained that way in PyTorch). 1: RGB images become "
+                            "grey. 3: grey images are replicated to RGB."));
+  auto* imageRow = new QHBoxLayout;
+  imageRow->addWidget(m_imageSize);
+  imageRow->addWidget(new QLabel(tr("channels"), box));
+  imageRow->addWidget(m_channels);
+  form->addRow(tr("Image size"), imageRow);
   m_dataStatus = new QLabel(box);
   m_dataStatus->setWordWrap(true);
   m_dataStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -245,6 +257,12 @@ QWidget* ExperimentPanel::buildDatasetGroup() {
   connect(m_dataPath, &QLineEdit::textChanged, this, [this] {
     if (m_filling) return;
     m_dataTimer->start();
+    Q_EMIT configEdited();
+  });
+  connect(m_channels, &QComboBox::currentIndexChanged, this, [this] {
+    if (m_filling) return;
+    m_dataTimer->start();
+    scheduleLevels();
     Q_EMIT configEdited();
   });
   return box;
@@ -293,7 +311,7 @@ QWidget* ExperimentPanel::buildTeacherGroup() {
   layout->addLayout(importButtons);
   m_importReport = new QPlainTextEdit(box);
   m_importReport->setReadOnly(true);
-  m_importReport->setMaximumHeight(90);
+  m_importReport->setMaximumHeight(150);
   m_importReport->setPlaceholderText(tr("Inspect shows which parameters match the chosen network by name and shape"));
   layout->addWidget(m_importReport);
   layout->addLayout(form);
@@ -604,6 +622,7 @@ rkd::DataConfig ExperimentPanel::dataConfig() const {
   d.validation = m_validation->value();
   d.padTo = m_padTo->value();
   d.imageSize = m_imageSize->value();
+  d.channels = m_channels->currentData().toString().toStdString();
   return d;
 }
 
@@ -659,6 +678,7 @@ void ExperimentPanel::setConfig(const rkd::RunConfig& c) {
   m_validation->setValue(static_cast<int>(c.data.validation));
   m_padTo->setValue(static_cast<int>(c.data.padTo));
   m_imageSize->setValue(static_cast<int>(c.data.imageSize));
+  selectData(m_channels, QString::fromStdString(c.data.channels));
   selectData(m_studentArch, QString::fromStdString(c.student));
   selectData(m_method, QString::fromStdString(c.kind == "teacher" ? "student-alone" : c.method));
   selectData(m_teacherArch, QString::fromStdString(c.teacher.arch));
@@ -953,7 +973,9 @@ void ExperimentPanel::inspectImport() {
   }
   m_importReport->setPlainText(tr("Reading %1...").arg(QString::fromStdString(path)));
   const rkd::studio::DataShape sh = *shape;
-  m_importWatcher.setFuture(QtConcurrent::run([path, arch, sh] { return rkd::studio::inspectCheckpoint(path, arch, sh); }));
+  const std::string channels = m_channels->currentData().toString().toStdString();
+  m_importWatcher.setFuture(QtConcurrent::run(
+      [path, arch, sh, channels] { return rkd::studio::inspectCheckpoint(path, arch, sh, channels); }));
 }
 
 }  // namespace rkd::gui

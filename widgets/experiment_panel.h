@@ -62,6 +62,7 @@ class ExperimentPanel : public QWidget {
   // Widgets, for tests and the main window.
   QComboBox* presetCombo() const { return m_preset; }
   QComboBox* datasetKindCombo() const { return m_dataKind; }
+  QComboBox* channelsCombo() const { return m_channels; }
   QLineEdit* datasetPathEdit() const { return m_dataPath; }
   QLabel* datasetStatusLabel() const { return m_dataStatus; }
   QSpinBox* perClassSpin() const { return m_perClass; }
@@ -145,6 +146,7 @@ class ExperimentPanel : public QWidget {
   QSpinBox* m_validation = nullptr;
   QSpinBox* m_padTo = nullptr;
   QSpinBox* m_imageSize = nullptr;
+  QComboBox* m_channels = nullptr;
   QLabel* m_dataStatus = nullptr;
   // teacher
   QButtonGroup* m_teacherGroup = nullptr;

@@ -32,6 +32,7 @@ int run(int argc, char** argv) {
   addDevicesCommand(app, command);
   addTrainCommands(app, command, global);
   addRunsCommand(app, command, global);
+  addInspectCommand(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -74,6 +74,7 @@ bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, co
   // Data and device choices of the student apply to its teacher too.
   teacher.data.kind = student.data.kind;
   teacher.data.path = student.data.path;
+  teacher.data.channels = student.data.channels;
   teacher.device = student.device;
   teacher.threads = student.threads;
   if (auto id = studio::findFinishedTeacher(store, teacher)) {

@@ -28,5 +28,6 @@ void addBenchCommand(CLI::App& app, Command& command);
 void addDevicesCommand(CLI::App& app, Command& command);
 void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& global);
 void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global);
+void addInspectCommand(CLI::App& app, Command& command);
 
 }  // namespace rkd::cli

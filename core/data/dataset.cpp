@@ -209,6 +209,27 @@ Normalization computeNormalization(const TensorDataset& data) {
   return n;
 }
 
+TensorDataset convertChannels(const TensorDataset& data, int64_t channels) {
+  if (channels != 1 && channels != 3)
+    throw InputError("images can be converted to 1 or 3 channels, not " + std::to_string(channels));
+  const int64_t have = data.channels();
+  if (have == channels || data.size() == 0) return data;
+  TensorDataset out = data;
+  if (have == 1 && channels == 3) {
+    out.images = data.images.expand({-1, 3, -1, -1}).contiguous();
+  } else if (have == 3 && channels == 1) {
+    // PIL: L = (R * 19595 + G * 38470 + B * 7471 + 0x8000) >> 16
+    torch::Tensor x = data.images.to(torch::kInt32);
+    torch::Tensor l = torch::div(x.select(1, 0) * 19595 + x.select(1, 1) * 38470 + x.select(1, 2) * 7471 + 0x8000,
+                                 65536, "floor");
+    out.images = l.unsqueeze(1).to(torch::kUInt8).contiguous();
+  } else {
+    throw InputError(data.name + ": images with " + std::to_string(have) + " channels cannot be converted to " +
+                     std::to_string(channels));
+  }
+  return out;
+}
+
 TensorDataset padImages(const TensorDataset& data, int64_t size) {
   if (size <= 0) return data;
   const int64_t h = data.height(), w = data.width();
@@ -234,6 +255,8 @@ DatasetSplits loadDataset(const DatasetSpec& spec) {
     throw InputError("dataset valFraction must be in [0, 1), found " + std::to_string(spec.valFraction));
   if (spec.padTo < 0 || spec.padTo > 4096)
     throw InputError("dataset padTo must be 0 (off) or the target size, found " + std::to_string(spec.padTo));
+  if (spec.channels != 0 && spec.channels != 1 && spec.channels != 3)
+    throw InputError("dataset channels must be 1, 3 or 0 (as stored), found " + std::to_string(spec.channels));
   if (spec.mean.empty() != spec.std.empty())
     throw InputError("dataset normalisation: give both mean and std, or neither (found " +
                      std::to_string(spec.mean.size()) + " mean and " + std::to_string(spec.std.size()) + " std values)");
@@ -300,6 +323,12 @@ DatasetSplits loadDataset(const DatasetSpec& spec) {
     }
   }
 
+  const int64_t storedChannels = train.channels();
+  if (spec.channels > 0 && spec.channels != storedChannels) {
+    train = convertChannels(train, spec.channels);
+    test = convertChannels(test, spec.channels);
+    log->info("{}: images converted from {} to {} channels", toString(spec.kind), storedChannels, spec.channels);
+  }
   if (spec.padTo > 0) {
     train = padImages(train, spec.padTo);
     test = padImages(test, spec.padTo);
@@ -330,7 +359,14 @@ DatasetSplits loadDataset(const DatasetSpec& spec) {
     const bool preset = spec.statsSource == StatsSource::Preset ||
                         (spec.statsSource == StatsSource::Auto &&
                          (spec.kind == DatasetKind::Cifar10 || spec.kind == DatasetKind::Cifar100));
-    if (preset) {
+    if (preset && storedChannels == 1 && out.train.channels() == 3) {
+      // Grey replicated: each channel has the grey statistics.
+      const Normalization grey = presetNormalization(spec.kind);
+      out.normalization = {std::vector<double>(3, grey.mean.at(0)), std::vector<double>(3, grey.std.at(0))};
+    } else if (preset && storedChannels != out.train.channels()) {
+      out.normalization = computeNormalization(out.train);
+      out.normalizationComputed = true;
+    } else if (preset) {
       out.normalization = presetNormalization(spec.kind);
       checkNormalization(out.normalization, out.train.channels(), "preset normalisation of " + toString(spec.kind));
     } else {

@@ -92,6 +92,8 @@ struct DatasetSpec {
   int64_t folderChannels = 0;
   /// Folder without train/ and test/ folders: fraction held out as the test split (stratified, seeded).
   double folderTestFraction = 0.2;
+  /// 1 or 3: convert every image to that many channels (see convertChannels); 0 = as stored.
+  int64_t channels = 0;
 };
 
 /// The result of loadDataset: splits with raw uint8 images on the CPU, and the normalisation to use.
@@ -118,6 +120,11 @@ std::pair<TensorDataset, TensorDataset> stratifiedSplit(const TensorDataset& dat
 
 /// Per-channel mean and std over every pixel of `data`, in [0, 1] units (population std).
 Normalization computeNormalization(const TensorDataset& data);
+
+/// The images with `channels` channels (1 or 3): grey replicated into R, G and B (how PyTorch users usually feed
+/// Fashion-MNIST to a 3-channel network), or RGB reduced to grey with PIL's convert('L') weights (ITU-R 601-2
+/// luma, rounded as PIL does). The same dataset when it already has that many channels.
+TensorDataset convertChannels(const TensorDataset& data, int64_t channels);
 
 /// Zero-pads images (centered; an odd remainder goes right/bottom) to size x size. Throws InputError when
 /// an image is larger than that.

@@ -12,9 +12,13 @@
 #include "core/common/errors.h"
 #include "core/common/logging.h"
 #include "core/distill/levels.h"
+#ifdef REVIEWKD_HAVE_ONNX
+#include "core/export/onnx_export.h"
+#endif
 #include "core/io/checkpoint.h"
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
+#include "core/models/zoo_match.h"
 #include "core/train/run_setup.h"
 #include "core/train/trainer.h"
 
@@ -102,6 +106,7 @@ std::optional<DataShape> knownShape(const DataConfig& data) {
     return std::nullopt;
   }
   if (data.padTo > s.height) s.height = s.width = data.padTo;
+  if (data.channels == "1" || data.channels == "3") s.channels = std::stoll(data.channels);
   return s;
 }
 
@@ -188,12 +193,66 @@ LevelTable levelTable(const std::string& teacher, const std::string& student, co
 
 // --- import ---------------------------------------------------------------------------------------------------
 
+std::string CheckpointSummary::describe() const {
+  if (!readable) return error;
+  std::ostringstream s;
+  s << entries << " tensors (" << parameters << " values), " << format << " format, " << layout
+    << (strippedModulePrefix ? ", 'module.' prefix removed" : "") << ".";
+  for (const auto& c : conversions) s << "\n" << c << ".";
+  if (fits.empty())
+    s << "\nFits no network of the zoo.";
+  else if (!fitArch.empty())
+    s << "\nFits " << fits.front() << ".";
+  else {
+    s << "\nFits no network of the zoo exactly; closest:";
+    for (const auto& f : fits) s << "\n  " << f;
+  }
+  if (!ignored.empty()) {
+    s << "\nNot loaded (" << ignored.size() << "):";
+    for (const auto& i : ignored) s << "\n  " << i;
+  }
+  return s.str();
+}
+
+CheckpointSummary summarizeCheckpoint(const std::string& path) {
+  CheckpointSummary r;
+  r.readable = guarded(
+      [&] {
+        const ImportedStateDict sd = readStateDict(path);
+        r.format = sd.format;
+        r.layout = sd.layout;
+        r.strippedModulePrefix = sd.strippedModulePrefix;
+        r.conversions = sd.conversions;
+        r.ignored = sd.ignored;
+        r.entries = static_cast<int64_t>(sd.tensors.size());
+        for (const auto& [name, t] : sd.tensors)
+          if (t.is_floating_point()) r.parameters += t.numel();
+        const std::vector<ZooFit> fits = rankZooFits(sd.tensors);
+        for (const ZooFit& f : fits) r.fits.push_back(f.describe());
+        if (!fits.empty() && fits.front().exact()) {
+          r.fitArch = fits.front().arch;
+          r.fitClasses = fits.front().numClasses;
+          r.fitChannels = fits.front().inChannels;
+        }
+      },
+      r.error);
+  return r;
+}
+
 std::string ImportReport::describe() const {
   if (!readable) return error;
   std::ostringstream s;
-  s << loaded << " entries matched (" << layout << (strippedModulePrefix ? ", 'module.' prefix removed" : "") << "); "
-    << missing.size() << " missing, " << unexpected.size() << " unexpected, " << mismatched.size()
-    << " with a different shape.";
+  s << loaded << " entries matched " << arch << " (" << file.layout
+    << (file.strippedModulePrefix ? ", 'module.' prefix removed" : "") << "); " << missing.size() << " missing, "
+    << unexpected.size() << " unexpected, " << mismatched.size() << " with a different shape.";
+  if (!complete()) {
+    if (!file.fitArch.empty() && file.fitArch != arch)
+      s << "\nThe file fits " << file.fits.front() << ", not " << arch << ": pick " << file.fitArch << " as the teacher.";
+    else if (file.fitArch.empty() && !file.fits.empty())
+      s << "\nNo zoo network fits the file exactly; the closest is " << file.fits.front() << ".";
+  }
+  if (!channelsNote.empty()) s << "\n" << channelsNote;
+  for (const auto& c : file.conversions) s << "\n" << c << ".";
   const auto list = [&](const char* title, const std::vector<std::string>& names) {
     if (names.empty()) return;
     s << "\n" << title << ":";
@@ -202,19 +261,35 @@ std::string ImportReport::describe() const {
   list("Missing from the file", missing);
   list("Not in the network", unexpected);
   list("Shape differs", mismatched);
+  list("In the file, not loaded", file.ignored);
   return s.str();
 }
 
-ImportReport inspectCheckpoint(const std::string& path, const std::string& arch, const DataShape& shape) {
+ImportReport inspectCheckpoint(const std::string& path, const std::string& arch, const DataShape& shape,
+                               const std::string& channels) {
   ImportReport r;
+  r.arch = arch;
+  r.file = summarizeCheckpoint(path);
+  if (!r.file.readable) {
+    r.error = r.file.error;
+    return r;
+  }
   r.readable = guarded(
       [&] {
         if (!shape.known()) throw InputError("the input shape is not known yet", "load the dataset first");
-        Backbone net = createBackbone({arch, shape.classes, shape.channels});
-        ImportedStateDict details;
-        const LoadReport report = importCheckpoint(*net, path, &details);
-        r.layout = details.layout;
-        r.strippedModulePrefix = details.strippedModulePrefix;
+        const ImportedStateDict sd = readStateDict(path);
+        r.channels = shape.channels;
+        const int64_t wanted = inputChannelsFor(sd.tensors, arch);
+        if (channels == "auto" && wanted > 0 && wanted != shape.channels && (wanted == 1 || wanted == 3) &&
+            (shape.channels == 1 || shape.channels == 3)) {
+          r.channels = wanted;
+          r.channelsNote = wanted == 3 ? "The teacher takes 3 input channels: the dataset's grey images will be "
+                                         "replicated to RGB (data channels: auto)."
+                                       : "The teacher takes 1 input channel: the dataset's RGB images will be "
+                                         "converted to grey (data channels: auto).";
+        }
+        Backbone net = createBackbone({arch, shape.classes, r.channels});
+        const LoadReport report = loadStateDict(*net, sd.tensors);
         r.loaded = static_cast<int64_t>(report.loaded.size());
         r.missing = report.missing;
         r.unexpected = report.unexpected;
@@ -240,6 +315,7 @@ RunConfig teacherRecipe(const RunConfig& student) {
     teacher.data.path = student.data.path;
     teacher.data.padTo = student.data.padTo;
     teacher.data.imageSize = student.data.imageSize;
+    teacher.data.channels = student.data.channels;
   } else {
     teacher = student;
     teacher.kind = "teacher";
@@ -275,24 +351,110 @@ std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& tea
 
 // --- exporting ------------------------------------------------------------------------------------------------
 
+namespace {
+
+// A run's record and the network entries ("model." prefix removed) of its best checkpoint, or of its last one
+// when `best` is false or there is no best.
+struct RunNetwork {
+  RunRecord run;
+  std::string source;
+  TensorMap model;
+};
+
+RunNetwork readRunNetwork(RunStore& store, int64_t runId, bool best) {
+  RunNetwork r;
+  const auto run = store.getRun(runId);
+  if (!run) throw InputError("run " + std::to_string(runId) + " is not in " + store.path(), "pick a run from the history");
+  r.run = *run;
+  r.source = store.checkpointPath(runId, best ? CheckpointKind::Best : CheckpointKind::Last);
+  if (r.source.empty() && best) r.source = store.checkpointPath(runId, CheckpointKind::Last);
+  if (r.source.empty())
+    throw InputError("run " + std::to_string(runId) + " has no checkpoint yet",
+                     "it stopped before its first checkpoint; train it (or resume it) first");
+  r.model = withPrefix(readTensorFile(r.source), "model.");
+  if (r.model.empty())
+    throw InputError("checkpoint '" + r.source + "' holds no 'model.' entries",
+                     "it was not written by this studio's trainer; export from a studio run");
+  return r;
+}
+
+// The trained network of a run, built with the class count and input channels its checkpoint's shapes say
+// (the classifier's rows; the input channels of the stem, the network's first convolution).
+[[maybe_unused]] Backbone runBackbone(const RunNetwork& r) {
+  const std::string& arch = r.run.studentArch;
+  const ShapeEntries names = shapeEntries(arch);
+  for (const std::string& name : {names.stemWeight, names.classifierWeight})
+    if (!r.model.count(name))
+      throw InputError("checkpoint '" + r.source + "' has no '" + name + "' entry, so it does not hold a " + arch,
+                       "export a run trained by this studio");
+  Backbone net =
+      createBackbone({arch, r.model.at(names.classifierWeight).size(0), r.model.at(names.stemWeight).size(1)});
+  loadStateDictStrict(*net, r.model, r.source);
+  return net;
+}
+
+// The image size a run trained on: the built-in kinds' size after padding, a folder's resize or pad size, or,
+// for a folder kept at its stored size, the size read from the dataset (slow).
+[[maybe_unused]] int64_t runImageSize(const RunConfig& config) {
+  if (const auto shape = knownShape(config.data)) return shape->height;
+  if (config.data.imageSize > 0) return std::max(config.data.imageSize, config.data.padTo);
+  if (config.data.padTo > 0) return config.data.padTo;
+  const DatasetSplits splits = loadDataset(datasetSpecOf(config.data, config.seed));
+  if (splits.train.height() != splits.train.width())
+    throw InputError("the images of '" + config.data.path + "' are " + std::to_string(splits.train.height()) + "x" +
+                         std::to_string(splits.train.width()) + "; ONNX export needs square images",
+                     "train with data.image_size set");
+  return splits.train.height();
+}
+
+}  // namespace
+
 WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best) {
   WeightsExport r;
   r.ok = guarded(
       [&] {
-        const auto run = store.getRun(runId);
-        if (!run) throw InputError("run " + std::to_string(runId) + " is not in " + store.path(), "pick a run from the history");
-        r.arch = run->studentArch;
-        r.source = store.checkpointPath(runId, best ? CheckpointKind::Best : CheckpointKind::Last);
-        if (r.source.empty() && best) r.source = store.checkpointPath(runId, CheckpointKind::Last);
-        if (r.source.empty())
-          throw InputError("run " + std::to_string(runId) + " has no checkpoint yet",
-                           "it stopped before its first checkpoint; train it (or resume it) first");
-        const TensorMap model = withPrefix(readTensorFile(r.source), "model.");
-        if (model.empty())
-          throw InputError("checkpoint '" + r.source + "' holds no 'model.' entries",
-                           "it was not written by this studio's trainer; export from a studio run");
-        writeTensorFile(outPath, model);
-        r.entries = static_cast<int64_t>(model.size());
+        const RunNetwork network = readRunNetwork(store, runId, best);
+        r.arch = network.run.studentArch;
+        r.source = network.source;
+        writeTensorFile(outPath, network.model);
+        r.entries = static_cast<int64_t>(network.model.size());
+      },
+      r.error);
+  return r;
+}
+
+std::string OnnxExport::inputShapeText() const {
+  std::string s;
+  for (int64_t d : inputShape) s += (s.empty() ? "" : "x") + (d < 0 ? std::string("N") : std::to_string(d));
+  return s;
+}
+
+OnnxExport exportRunOnnx(RunStore& store, int64_t runId, const std::string& outPath, bool best, int64_t batch) {
+  OnnxExport r;
+  r.ok = guarded(
+      [&] {
+        if (batch < 0)
+          throw InputError("the ONNX batch size must be a positive number or dynamic, got " + std::to_string(batch),
+                           "give a batch of 1 or more, or a dynamic batch");
+        const RunNetwork network = readRunNetwork(store, runId, best);
+        r.arch = network.run.studentArch;
+        r.source = network.source;
+#ifndef REVIEWKD_HAVE_ONNX
+        throw InputError("this build has no ONNX export (it was configured with -DREVIEWKD_ONNX=OFF)",
+                         "build with libonnx-dev and libprotobuf-dev installed and REVIEWKD_ONNX on");
+#else
+        const RunConfig config = runConfigFromJson(network.run.config, "run " + std::to_string(runId));
+        const Backbone net = runBackbone(network);
+        OnnxExportOptions options;
+        options.batch = batch > 0 ? batch : 1;
+        options.dynamicBatch = batch == 0;
+        const OnnxExportReport report = exportOnnx(net, runImageSize(config), outPath, options);
+        r.inputShape = report.inputShape;
+        r.outputShape = report.outputShape;
+        r.nodes = report.nodes;
+        r.foldedBatchNorms = report.foldedBatchNorms;
+        r.opCounts = report.opCounts;
+#endif
       },
       r.error);
   return r;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,11 +100,35 @@ LevelTable levelTable(const std::string& teacher, const std::string& student, co
 
 // --- importing a teacher --------------------------------------------------------------------------------------
 
+/// What a checkpoint file holds, before any network is chosen (reviewkd inspect-checkpoint, the studio's Inspect).
+struct CheckpointSummary {
+  bool readable = false;
+  std::string error;                     ///< why not (names the file; for TorchScript and whole modules, the fix)
+  std::string format;                    ///< "zip" or "legacy (PyTorch < 1.6)"
+  std::string layout;                    ///< "flat", "nested under 'model'", ...
+  bool strippedModulePrefix = false;
+  int64_t entries = 0;                   ///< tensors of the state dict
+  int64_t parameters = 0;                ///< elements of its floating-point tensors
+  std::vector<std::string> conversions;  ///< "19 float16 tensors converted to float32"
+  std::vector<std::string> ignored;      ///< other entries of the file, never loaded
+  /// Zoo networks the weights fit, best first: "resnet8 (100 classes, 3 input channels)"; not exact ones say
+  /// how many entries fit.
+  std::vector<std::string> fits;
+  std::string fitArch;                   ///< the network that fits exactly, "" when none does
+  int64_t fitClasses = 0;
+  int64_t fitChannels = 0;
+  std::string describe() const;          ///< multi-line report
+};
+/// Slow (reads the file; the first call also builds every zoo network once). Never throws.
+CheckpointSummary summarizeCheckpoint(const std::string& path);
+
 struct ImportReport {
   bool readable = false;               ///< the file could be read as a checkpoint
   std::string error;                   ///< why not (names the file)
-  std::string layout;                  ///< "flat", "nested under 'state_dict'", ...
-  bool strippedModulePrefix = false;
+  CheckpointSummary file;              ///< what the file holds
+  std::string arch;                    ///< the network it was matched against
+  int64_t channels = 0;                ///< that network's input channels (see inspectCheckpoint)
+  std::string channelsNote;            ///< how the dataset's images will be converted to match, if they will
   int64_t loaded = 0;                  ///< entries that matched by name and shape
   std::vector<std::string> missing;    ///< network entries absent from the file
   std::vector<std::string> unexpected; ///< file entries the network does not have
@@ -112,8 +137,12 @@ struct ImportReport {
   bool complete() const { return readable && missing.empty() && unexpected.empty() && mismatched.empty(); }
   std::string describe() const;        ///< multi-line report
 };
-/// Slow: loads `path` into a fresh `arch` built for `shape` and reports what matched. Never throws.
-ImportReport inspectCheckpoint(const std::string& path, const std::string& arch, const DataShape& shape);
+/// Slow: loads `path` into a fresh `arch` built for `shape` and reports what matched, and which zoo network the
+/// file fits when it is not `arch`. `channels` is the data config's setting ("auto", "1", "3"): with "auto" a
+/// file whose first convolution takes 3 channels is matched against 3 channels for 1-channel data (the images
+/// will be replicated), and the other way round. Never throws.
+ImportReport inspectCheckpoint(const std::string& path, const std::string& arch, const DataShape& shape,
+                               const std::string& channels = "auto");
 
 // --- teachers -------------------------------------------------------------------------------------------------
 
@@ -138,6 +167,27 @@ struct WeightsExport {
 /// head, optimizer state or metadata: a flat state dict with PyTorch names that Python's `torch.load` reads and
 /// `load_state_dict(..., strict=True)` accepts for the PyTorch definition of the network. Never throws.
 WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best = true);
+
+/// What exportRunOnnx wrote.
+struct OnnxExport {
+  bool ok = false;
+  std::string error;                        ///< why not (names the run, the checkpoint or the file, and what to do)
+  std::string source;                       ///< the checkpoint it was taken from
+  std::string arch;                         ///< the network's zoo name
+  std::vector<int64_t> inputShape;          ///< N, C, H, W of the input "input"; N is -1 for a dynamic batch
+  std::vector<int64_t> outputShape;         ///< N, classes of the output "logits"
+  int64_t nodes = 0;
+  int64_t foldedBatchNorms = 0;             ///< BatchNorms folded into the convolution before them
+  std::map<std::string, int64_t> opCounts;  ///< nodes per operator type
+  /// "1x3x32x32", or "Nx3x32x32" for a dynamic batch.
+  std::string inputShapeText() const;
+};
+/// Slow: writes the trained network of a run (best checkpoint, or the last with `best` false) as an ONNX model
+/// for inference: input "input" (N x C x H x W float, the run's image size and channels), output "logits",
+/// BatchNorms folded into the convolutions (see rkd::exportOnnx). `batch` > 0 fixes the batch size, 0 makes it
+/// dynamic. Never throws.
+OnnxExport exportRunOnnx(RunStore& store, int64_t runId, const std::string& outPath, bool best = true,
+                         int64_t batch = 1);
 
 // --- history --------------------------------------------------------------------------------------------------
 

@@ -197,6 +197,7 @@ void RunConfig::validate() const {
   require(oneOf(data.flip, {"auto", "on", "off"}), "data.flip", "'" + data.flip + "'", "auto, on, off");
   require(data.cropPadding >= -1 && data.cropPadding <= 16, "data.crop_padding", valueText(data.cropPadding),
           "-1 (auto: 4), 0 (off) .. 16");
+  require(oneOf(data.channels, {"auto", "1", "3"}), "data.channels", "'" + data.channels + "'", "auto, 1, 3");
   require(review.weight >= 0, "review.weight", valueText(review.weight), "a number >= 0");
   require(review.warmupEpochs >= 0, "review.warmup_epochs", valueText(review.warmupEpochs), "an integer >= 0");
   for (int64_t p : review.pyramid) require(p >= 1, "review.pyramid", valueText(p), "sizes >= 1, e.g. [4, 2, 1]");
@@ -264,7 +265,7 @@ nlohmann::json toJson(const RunConfig& c) {
                {"validation", c.data.validation}, {"pad_to", c.data.padTo},
                {"image_size", c.data.imageSize}, {"mean", c.data.mean},
                {"std", c.data.std},             {"flip", c.data.flip},
-               {"crop_padding", c.data.cropPadding}};
+               {"crop_padding", c.data.cropPadding}, {"channels", c.data.channels}};
   j["review"] = {{"review", c.review.review}, {"residual", c.review.residual}, {"abf", c.review.abf},
                  {"hcl", c.review.hcl},       {"pyramid", c.review.pyramid}, {"weight", c.review.weight},
                  {"warmup_epochs", c.review.warmupEpochs}};
@@ -300,7 +301,12 @@ RunConfig runConfigFromJson(const nlohmann::json& j, const std::string& source) 
     r.get("mode", c.teacher.mode);
     r.finish();
   }
-  if (const json* d = top.child("data")) {
+  if (const json* dj = top.child("data")) {
+    // "channels": 1 and "channels": "1" mean the same.
+    json dataCopy = *dj;
+    if (dataCopy.is_object() && dataCopy.contains("channels") && dataCopy["channels"].is_number_integer())
+      dataCopy["channels"] = std::to_string(dataCopy["channels"].get<int64_t>());
+    const json* d = &dataCopy;
     ObjectReader r(*d, "data", source);
     r.get("kind", c.data.kind);
     r.get("path", c.data.path);
@@ -313,6 +319,7 @@ RunConfig runConfigFromJson(const nlohmann::json& j, const std::string& source) 
     r.get("std", c.data.std);
     r.get("flip", c.data.flip);
     r.get("crop_padding", c.data.cropPadding);
+    r.get("channels", c.data.channels);
     r.finish();
   }
   if (const json* rv = top.child("review")) {

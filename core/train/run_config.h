@@ -33,6 +33,10 @@ struct DataConfig {
   std::vector<double> std;
   std::string flip = "auto";           ///< auto (on for CIFAR/folder/Fashion-MNIST, off for MNIST), on, off
   int64_t cropPadding = -1;            ///< random-crop padding in pixels, -1 = auto (4)
+  /// Input channels of the networks: "1" (RGB images become grey), "3" (grey images are replicated to RGB), or
+  /// "auto": as stored, except that a student distilled from an imported teacher takes what the teacher's
+  /// first convolution takes (a PyTorch teacher trained on Fashion-MNIST replicated to 3 channels).
+  std::string channels = "auto";
 };
 
 /// Review head switches and weights (spec sections 3-6).

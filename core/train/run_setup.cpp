@@ -14,6 +14,7 @@ DatasetSpec datasetSpecOf(const DataConfig& d, int64_t seed) {
   s.mean = d.mean;
   s.std = d.std;
   s.folderImageSize = d.imageSize;
+  s.channels = d.channels == "auto" ? 0 : std::stoll(d.channels);
   return s;
 }
 

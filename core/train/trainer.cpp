@@ -14,6 +14,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/io/checkpoint.h"
+#include "core/models/zoo_match.h"
 #include "core/train/run_setup.h"
 #include "core/train/training_step.h"
 
@@ -98,7 +99,9 @@ struct Trainer::Impl {
     if (owner.m_callbacks.onStatus) owner.m_callbacks.onStatus(s);
   }
 
-  Backbone loadTeacher(int64_t numClasses, int64_t inChannels) {
+  // The file the teacher's weights come from: teacher.checkpoint, or the best (else last) checkpoint of
+  // teacher.run, whose network then fills teacher.arch.
+  std::string teacherFile() {
     std::string file = config.teacher.checkpoint;
     std::string arch = config.teacher.arch;
     if (config.teacher.run <= 0 && file.empty())
@@ -125,14 +128,28 @@ struct Trainer::Impl {
         throw InputError("teacher run " + std::to_string(rec->id) + " has no checkpoint", "train the teacher again");
       config.teacher.arch = arch;
     }
+    return file;
+  }
+
+  Backbone loadTeacher(const std::string& file, const ImportedStateDict& weights, int64_t numClasses,
+                       int64_t inChannels) {
+    const std::string& arch = config.teacher.arch;
     Backbone teacher = createBackbone({arch, numClasses, inChannels});
-    ImportedStateDict details;
-    LoadReport report = importCheckpoint(*teacher, file, &details);
-    if (!report.ok())
+    LoadReport report = loadStateDict(*teacher, weights.tensors);
+    std::string notes;
+    for (const auto& c : weights.conversions) notes += ", " + c;
+    logger("core.io")->info("imported '{}' ({} format, {}{}{}): {}", file, weights.format, weights.layout,
+                            weights.strippedModulePrefix ? ", 'module.' prefix stripped" : "", notes,
+                            report.describe());
+    if (!report.ok()) {
+      const std::string fit = zooFitSentence(weights.tensors);
       throw InputError("teacher checkpoint '" + file + "' does not fit " + arch + " with " +
                            std::to_string(numClasses) + " classes and " + std::to_string(inChannels) +
-                           " input channels: " + report.describe(),
-                       "pick the teacher's network and the dataset it was trained on");
+                           " input channels: " + report.describe() + (fit.empty() ? "" : "\n" + fit),
+                       fit.rfind("it fits ", 0) == 0
+                           ? "set the teacher's network (teacher.arch) and the dataset to what the file fits"
+                           : "pick the teacher's network and the dataset it was trained on");
+    }
     return teacher;
   }
 
@@ -161,15 +178,31 @@ struct Trainer::Impl {
     device = parseDevice(config.device);
     readEvery = owner.m_readEvery > 0 ? owner.m_readEvery : (device.is_cuda() ? 16 : 1);
     torch::manual_seed(static_cast<uint64_t>(config.seed));
+    DistillSettings settings = distillSettingsOf(config);
+    std::string teacherPath;
+    ImportedStateDict teacherWeights;
+    if (settings.method != Method::StudentAlone) {
+      teacherPath = teacherFile();
+      teacherWeights = readStateDict(teacherPath);
+    }
+    DatasetSpec spec = datasetSpecOf(config.data, config.seed);
+    if (config.data.channels == "auto" && !teacherPath.empty()) {
+      // A teacher trained on grey images replicated to RGB (or the other way) decides the input channels.
+      const int64_t wanted = inputChannelsFor(teacherWeights.tensors, config.teacher.arch);
+      if (wanted == 1 || wanted == 3) spec.channels = wanted;
+    }
     status("loading " + config.data.kind);
-    splits = loadDataset(datasetSpecOf(config.data, config.seed));
+    splits = loadDataset(spec);
     const int64_t numClasses = splits.train.numClasses;
     const int64_t inChannels = splits.train.channels();
     const int64_t imageSize = splits.train.height();
+    if (config.data.channels == "auto" && spec.channels > 0)
+      status("data.channels auto: the teacher's first convolution takes " + std::to_string(inChannels) +
+             " channel" + (inChannels == 1 ? "" : "s") + ", so the images and the student have " +
+             std::to_string(inChannels));
     Backbone student = createBackbone({config.student, numClasses, inChannels});
     Backbone teacher;
-    DistillSettings settings = distillSettingsOf(config);
-    if (settings.method != Method::StudentAlone) teacher = loadTeacher(numClasses, inChannels);
+    if (settings.method != Method::StudentAlone) teacher = loadTeacher(teacherPath, teacherWeights, numClasses, inChannels);
     StepOptions opts;
     opts.settings = settings;
     opts.optimizer = {config.optim.lr, config.optim.momentum, config.optim.nesterov, config.optim.weightDecay};
