@@ -474,6 +474,7 @@ class TestStudio : public QObject {
     QVERIFY2(p->importAcceptButton()->isEnabled(), qPrintable(report));
     QVERIFY2(report.contains(QStringLiteral("nested under 'model'")) && report.contains(QStringLiteral("epoch (int 240)")),
              qPrintable(report));
+    qInfo("import report shown: %s", qPrintable(rkdtest::saveScreenshot(m_window.get(), QStringLiteral("studio-import"))));
     QTest::mouseClick(p->importAcceptButton(), Qt::LeftButton);
     QCOMPARE(p->validationError(), QString());
     QTest::mouseClick(p->startButton(), Qt::LeftButton);
