@@ -1,5 +1,5 @@
 #include "app/cli/cli.h"
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 
 int main(int argc, char** argv) {
   rkd::retainFreedMemory();  // before any thread starts (see threads.h)

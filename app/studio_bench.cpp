@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 #include "core/studio/studio.h"
 #include "widgets/main_window.h"
 #include "widgets/training_controller.h"
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   {
     rkd::studio::TrainingSession session(store);
     const rkd::RunOutcome t = session.start(teacher, {});
-    if (t.status != "finished") {
+    if (t.status != rkd::RunStatus::Finished) {
       std::fprintf(stderr, "teacher run failed: %s\n", t.message.c_str());
       return 1;
     }

@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "core/common/errors.h"
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 #include "core/store/run_store.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/main_window.h"

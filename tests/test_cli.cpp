@@ -9,7 +9,7 @@
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "synthetic_data.h"
 #include "test_support.h"
 

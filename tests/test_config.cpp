@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "core/common/errors.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "test_support.h"
 
 using namespace rkd;

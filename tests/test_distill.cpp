@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/common/errors.h"
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 #include "core/distill/attention_mix.h"
 #include "core/distill/golden_check.h"
 #include "core/distill/levels.h"

@@ -26,7 +26,7 @@
 
 #include "core/store/run_store.h"
 #include "core/studio/studio.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "gui_support.h"
 #include "widgets/history_model.h"
 #include "widgets/history_panel.h"
@@ -646,7 +646,7 @@ class TestHistoryPanel : public QObject {
     c.snapshotEvery = 0;
     rkd::studio::TrainingSession session(storePath.toStdString());
     const rkd::RunOutcome trained = session.start(c, {});
-    QVERIFY2(trained.status == "finished", trained.message.c_str());
+    QVERIFY2(trained.status == rkd::RunStatus::Finished, trained.message.c_str());
 
     HistoryPanel panel;
     panel.setInteractive(false);

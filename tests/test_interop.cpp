@@ -9,7 +9,7 @@
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
 #include "core/studio/studio.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "core/train/trainer.h"
 #include "synthetic_data.h"
 #include "test_support.h"
@@ -128,7 +128,7 @@ class TestInterop : public QObject {
     } catch (const std::exception& e) {
       QFAIL(qPrintable(QString("teacher run: ") + e.what()));
     }
-    QVERIFY2(t.status == "finished", qPrintable(QString::fromStdString("teacher run " + t.status + ": " + t.message)));
+    QVERIFY2(t.status == RunStatus::Finished, qPrintable(QString::fromStdString("teacher run " + t.statusText() + ": " + t.message)));
     m_teacherRun = t.runId;
 
     // A ReviewKD student, so its checkpoints also hold head.* entries beside model.*, optim.* and meta.*.
@@ -147,7 +147,7 @@ class TestInterop : public QObject {
     } catch (const std::exception& e) {
       QFAIL(qPrintable(QString("student run: ") + e.what()));
     }
-    QVERIFY2(s.status == "finished", qPrintable(QString::fromStdString("student run " + s.status + ": " + s.message)));
+    QVERIFY2(s.status == RunStatus::Finished, qPrintable(QString::fromStdString("student run " + s.statusText() + ": " + s.message)));
     m_studentRun = s.runId;
   }
 

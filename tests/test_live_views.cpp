@@ -481,7 +481,7 @@ void TestLiveViews::liveViewEndRun() {
   view.addSteps(makeSteps(0, 30, 3));
   rkd::RunOutcome outcome;
   outcome.runId = 7;
-  outcome.status = status.toStdString();
+  outcome.status = rkd::runStatusFromString(status.toStdString());
   outcome.message = message.toStdString();
   outcome.epochsDone = 3;
   outcome.bestTop1 = 79.4;

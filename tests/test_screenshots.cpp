@@ -72,7 +72,7 @@ class TestScreenshots : public QObject {
     t.start();
     while (p->isChecking() && t.elapsed() < 60000) QTest::qWait(20);
     QTest::mouseClick(p->startButton(), Qt::LeftButton);
-    QCOMPARE(waitForJob().status, std::string("finished"));
+    QCOMPARE(waitForJob().statusText(), std::string("finished"));
     m_window->tabs()->setCurrentWidget(m_window->liveView());
     shot(QStringLiteral("studio-live"));
     m_window->tabs()->setCurrentWidget(m_window->featureView());

@@ -242,7 +242,7 @@ class TestStudio : public QObject {
     QVERIFY(!p->startButton()->isEnabled());
     QVERIFY(p->stopButton()->isEnabled());
     const rkd::RunOutcome o = waitForJob();
-    QCOMPARE(o.status, std::string("finished"));
+    QCOMPARE(o.statusText(), std::string("finished"));
     QVERIFY(o.runId > 0);
     QVERIFY(steps.count() > 0);
     QVERIFY(snapshots.count() > 0);
@@ -271,7 +271,7 @@ class TestStudio : public QObject {
     QVERIFY(steps.wait(120000));
     QTest::mouseClick(p->stopButton(), Qt::LeftButton);
     const rkd::RunOutcome o = waitForJob();
-    QCOMPARE(o.status, std::string("stopped"));
+    QCOMPARE(o.statusText(), std::string("stopped"));
     rkd::RunStore store(m_store.toStdString());
     QVERIFY(store.getRun(o.runId)->status == rkd::RunStatus::Stopped);
     // The run is offered for resuming, and Resume finishes it.
@@ -282,7 +282,7 @@ class TestStudio : public QObject {
     QVERIFY(p->resumeButton()->isEnabled());
     QTest::mouseClick(p->resumeButton(), Qt::LeftButton);
     const rkd::RunOutcome resumed = waitForJob();
-    QCOMPARE(resumed.status, std::string("finished"));
+    QCOMPARE(resumed.statusText(), std::string("finished"));
     QCOMPARE(resumed.runId, o.runId);
     QCOMPARE(resumed.epochsDone, 4);
   }
@@ -402,7 +402,7 @@ class TestStudio : public QObject {
     QCOMPARE(p->config().device, std::string("cuda:7"));
     QTest::mouseClick(p->startButton(), Qt::LeftButton);
     const rkd::RunOutcome o = waitForJob();
-    QCOMPARE(o.status, std::string("failed"));
+    QCOMPARE(o.statusText(), std::string("failed"));
     QVERIFY2(QString::fromStdString(o.message).contains(QStringLiteral("cuda:7")), o.message.c_str());
     QVERIFY2(p->messageLabel()->text().contains(QStringLiteral("cuda:7")), qPrintable(p->messageLabel()->text()));
     QVERIFY(p->startButton()->isEnabled());
@@ -479,7 +479,7 @@ class TestStudio : public QObject {
     QCOMPARE(p->validationError(), QString());
     QTest::mouseClick(p->startButton(), Qt::LeftButton);
     const rkd::RunOutcome o = waitForJob();
-    QVERIFY2(o.status == "finished", o.message.c_str());
+    QVERIFY2(o.status == rkd::RunStatus::Finished, o.message.c_str());
     rkd::RunStore store(m_store.toStdString());
     const auto run = store.getRun(o.runId);
     QVERIFY(run.has_value());

@@ -8,7 +8,7 @@
 #include "core/common/errors.h"
 #include "core/io/tensor_file.h"
 #include "core/store/run_store.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "core/train/trainer.h"
 #include "synthetic_data.h"
 #include "test_support.h"
@@ -85,7 +85,7 @@ class TestTrain : public QObject {
     RunConfig c = tinyConfig(m_data, true);
     c.optim.epochs = 4;
     RunOutcome o = trainer.start(c);
-    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("finished"));
     QCOMPARE(epochs, 4);
     QCOMPARE(losses.size(), size_t(28));
     const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[25] + losses[26] + losses[27]) / 3;
@@ -122,7 +122,7 @@ class TestTrain : public QObject {
     c.teacher.run = m_teacherRun;
     c.teacher.arch = "resnet8";
     RunOutcome o = trainer.start(c);
-    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("finished"));
     QVERIFY(!snaps.empty());
     const FeatureSnapshot& s = snaps.back();
     QCOMPARE(s.levels.size(), size_t(4));
@@ -165,7 +165,7 @@ class TestTrain : public QObject {
       Trainer trainer(store, cb);
       trainer.setReadEvery(variant == 0 ? 1 : 5);
       RunOutcome o = trainer.start(c);
-      QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+      QCOMPARE(QString::fromStdString(o.statusText()), QString("finished"));
       runs.push_back(o.runId);
     }
     QCOMPARE(losses[1], losses[0]);
@@ -190,7 +190,7 @@ class TestTrain : public QObject {
     c.snapshotEvery = 0;
     Trainer straight(store);
     RunOutcome a = straight.start(c);
-    QCOMPARE(QString::fromStdString(a.status), QString("finished"));
+    QCOMPARE(QString::fromStdString(a.statusText()), QString("finished"));
 
     StopFlag stop{false};
     TrainerCallbacks cb;
@@ -204,11 +204,11 @@ class TestTrain : public QObject {
       };
     Trainer stopping(store, cb, &stop);
     RunOutcome b = stopping.start(c);
-    QCOMPARE(QString::fromStdString(b.status), QString("stopped"));
+    QCOMPARE(QString::fromStdString(b.statusText()), QString("stopped"));
     QCOMPARE(QString::fromStdString(toString(store.getRun(b.runId)->status)), QString("stopped"));
     Trainer resuming(store);
     RunOutcome b2 = resuming.resume(b.runId);
-    QCOMPARE(QString::fromStdString(b2.status), QString("finished"));
+    QCOMPARE(QString::fromStdString(b2.statusText()), QString("finished"));
     QCOMPARE(b2.runId, b.runId);
 
     TensorMap wa = checkpointWeights(store.checkpointPath(a.runId, CheckpointKind::Last));
@@ -247,7 +247,7 @@ class TestTrain : public QObject {
     Trainer trainer(store, cb);
     trainer.setReadEvery(readEvery);
     RunOutcome o = trainer.start(c);
-    QCOMPARE(QString::fromStdString(o.status), QString("diverged"));
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("diverged"));
     QVERIFY2(o.message.find("epoch") != std::string::npos && o.message.find("step") != std::string::npos,
              o.message.c_str());
     // The message names the first step whose loss was not finite; every step reported before it was finite.
@@ -288,7 +288,7 @@ class TestTrain : public QObject {
     done = true;
     reader.join();
     QVERIFY2(readerError.empty(), readerError.c_str());
-    QCOMPARE(QString::fromStdString(o.status), QString("finished"));
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("finished"));
     QVERIFY(reads > 5);
     QVERIFY(sawRunning > 0);
     QVERIFY(maxMetrics > 0);

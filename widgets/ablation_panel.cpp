@@ -209,7 +209,7 @@ void AblationPanel::startNext() {
 void AblationPanel::onJobFinished(const rkd::RunOutcome& outcome) {
   if (m_active < 0) return;
   RowState& row = m_rows[static_cast<size_t>(m_active)];
-  row.status = outcome.status;
+  row.status = outcome.statusText();
   if (outcome.runId > 0) row.runId = outcome.runId;
   if (outcome.epochsDone > 0) {
     row.best = outcome.bestTop1;
@@ -217,18 +217,18 @@ void AblationPanel::onJobFinished(const rkd::RunOutcome& outcome) {
   }
   if (!outcome.ok())
     setMessage(tr("Row '%1' %2: %3")
-                   .arg(QString::fromStdString(row.row.label), QString::fromStdString(outcome.status),
+                   .arg(QString::fromStdString(row.row.label), QString::fromStdString(outcome.statusText()),
                         QString::fromStdString(outcome.message)),
                true);
   m_active = -1;
   refreshTable();
-  if (outcome.status == "stopped") {
+  if (outcome.status == rkd::RunStatus::Stopped) {
     for (int r : m_queue) m_rows[static_cast<size_t>(r)].status = "cancelled";
     m_queue.clear();
   }
   if (m_queue.empty()) {
     refreshQueue();
-    if (outcome.status != "stopped") setMessage(tr("Ablation queue done. Export the table as CSV or Markdown."), false);
+    if (outcome.status != rkd::RunStatus::Stopped) setMessage(tr("Ablation queue done. Export the table as CSV or Markdown."), false);
     Q_EMIT queueFinished();
     return;
   }

@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "core/train/progress.h"
+#include "core/services/progress.h"
 
 class QComboBox;
 class QGridLayout;

@@ -661,17 +661,17 @@ void LiveView::addEpoch(const rkd::EpochProgress& e) {
 void LiveView::endRun(const rkd::RunOutcome& outcome) {
   m_haveFinal = true;
   const QString dot = QStringLiteral(" \u00b7 ");
-  const QString status = QString::fromStdString(outcome.status);
+  const QString status = QString::fromStdString(outcome.statusText());
   const QString message = QString::fromStdString(outcome.message);
   QString text;
   QString color;
-  if (outcome.status == "finished") {
+  if (outcome.status == rkd::RunStatus::Finished) {
     text = tr("finished: best %1").arg(percent(outcome.bestTop1)) + dot + tr("last %1").arg(percent(outcome.lastTop1)) +
            dot + epochsText(outcome.epochsDone);
     if (outcome.seconds > 0) text += tr(" in %1").arg(formatDuration(outcome.seconds));
     color = QStringLiteral("#2e7d32");
     m_progress->setValue(m_progress->maximum());
-  } else if (outcome.status == "stopped") {
+  } else if (outcome.status == rkd::RunStatus::Stopped) {
     text = tr("stopped after %1").arg(epochsText(outcome.epochsDone));
     if (outcome.bestTop1 > 0) text += dot + tr("best %1").arg(percent(outcome.bestTop1));
     if (!message.isEmpty()) text += dot + message;

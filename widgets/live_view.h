@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "core/train/progress.h"
+#include "core/services/progress.h"
 #include "widgets/metatypes.h"  // the value types as Qt meta types (queued signals)
 
 class QCustomPlot;

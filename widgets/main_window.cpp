@@ -222,11 +222,11 @@ void MainWindow::onJobFinished(const rkd::RunOutcome& outcome) {
   m_live->endRun(outcome);
   m_history->refresh();
   m_experiment->refreshRuns();
-  QString text = tr("run %1 %2").arg(outcome.runId).arg(QString::fromStdString(outcome.status));
+  QString text = tr("run %1 %2").arg(outcome.runId).arg(QString::fromStdString(outcome.statusText()));
   if (outcome.epochsDone > 0) text += tr(": best top-1 %1 %").arg(outcome.bestTop1, 0, 'f', 2);
   if (!outcome.message.empty()) text += QStringLiteral(" (%1)").arg(QString::fromStdString(outcome.message));
   m_runLabel->setText(text);
-  if (outcome.status != "finished" && outcome.status != "stopped") {
+  if (!outcome.ok()) {
     m_experiment->messageLabel()->setText(QString::fromStdString(outcome.message));
     m_experiment->messageLabel()->setStyleSheet(QStringLiteral("color: #b00020;"));
   }

@@ -7,6 +7,7 @@
 #include "core/common/errors.h"
 #include "core/common/logging.h"
 #include "core/common/version.h"
+#include "core/train/device.h"
 #include "core/store/run_store.h"
 
 namespace rkd::cli {

@@ -5,9 +5,9 @@
 
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
-#include "core/common/device.h"
-#include "core/common/threads.h"
-#include "core/train/run_config.h"
+#include "core/train/device.h"
+#include "core/train/threads.h"
+#include "core/services/run_config.h"
 #include "core/train/training_step.h"
 
 #include "core/data/augment.h"

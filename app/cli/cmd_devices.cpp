@@ -5,7 +5,7 @@
 
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
-#include "core/common/device.h"
+#include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/train/training_step.h"
 

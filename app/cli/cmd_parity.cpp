@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
-#include "core/common/device.h"
+#include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/distill/golden_check.h"
 #include "core/io/tensor_file.h"

@@ -9,7 +9,7 @@
 #include "core/common/errors.h"
 #include "core/store/run_store.h"
 #include "core/studio/studio.h"
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 #include "core/train/trainer.h"
 
 namespace rkd::cli {
@@ -33,8 +33,8 @@ struct TrainArgs {
 };
 
 int exitCodeFor(const RunOutcome& o) {
-  if (o.status == "finished") return kSuccess;
-  std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.status.c_str(), o.message.c_str());
+  if (o.status == RunStatus::Finished) return kSuccess;
+  std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(), o.message.c_str());
   return kRunFailed;
 }
 
@@ -52,7 +52,7 @@ RunOutcome runWithProgress(RunStore& store, const std::function<RunOutcome(Train
   }
   std::signal(SIGINT, previous);
   std::printf("run %lld %s: best top-1 %.2f, last top-1 %.2f, %d epochs, %s\n", static_cast<long long>(o.runId),
-              o.status.c_str(), o.bestTop1, o.lastTop1, o.epochsDone, formatDuration(o.seconds).c_str());
+              o.statusText().c_str(), o.bestTop1, o.lastTop1, o.epochsDone, formatDuration(o.seconds).c_str());
   return o;
 }
 
@@ -85,7 +85,7 @@ bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, co
   std::printf("teacher: no finished run of this preset's teacher yet; training it first (%s)\n",
               teacher.summary().c_str());
   RunOutcome o = runWithProgress(store, [&](Trainer& t) { return t.start(teacher); });
-  if (o.status != "finished") return exitCodeFor(o) == kSuccess;
+  if (o.status != RunStatus::Finished) return exitCodeFor(o) == kSuccess;
   student.teacher.run = o.runId;
   return true;
 }
@@ -144,7 +144,7 @@ void printAblation(const RunConfig& base, const std::vector<std::pair<std::strin
       paper = buf;
     }
     std::printf("| %-26s | %3lld | %-8s | %10.2f | %10.2f | %+8.2f |%s\n", label.c_str(),
-                static_cast<long long>(o.runId), o.status.c_str(), o.bestTop1, o.lastTop1, o.bestTop1 - alone,
+                static_cast<long long>(o.runId), o.statusText().c_str(), o.bestTop1, o.lastTop1, o.bestTop1 - alone,
                 paper.c_str());
   }
 }
@@ -211,8 +211,8 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
         std::printf("\n[%zu/%zu] %s: %s\n", i + 1, grid.size(), grid[i].first.c_str(), grid[i].second.summary().c_str());
         RunOutcome o = runWithProgress(store, [&](Trainer& t) { return t.start(grid[i].second); });
         rows.emplace_back(grid[i].first, o);
-        if (o.status != "finished") ++failed;
-        if (o.status == "stopped") break;
+        if (o.status != RunStatus::Finished) ++failed;
+        if (o.status == RunStatus::Stopped) break;
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       printAblation(base, rows, grid, seconds);

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/train/progress.h"
+#include "core/services/progress.h"
 
 namespace rkd::cli {
 

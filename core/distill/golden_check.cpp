@@ -2,8 +2,8 @@
 
 #include <ATen/Parallel.h>
 
-#include "core/common/device.h"
-#include "core/common/nesterov_sgd.h"
+#include "core/train/device.h"
+#include "core/train/nesterov_sgd.h"
 
 #include <limits>
 

@@ -2,33 +2,14 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 
-#include <ATen/CPUGeneratorImpl.h>
 
 #include "core/io/state_dict.h"
+#include "core/models/generator_scope.h"
 #include "core/models/backbone.h"
 
 namespace rkd {
 namespace {
-
-// Building a network to read its names draws its initial weights from LibTorch's global generator; put the
-// generator back, so that inspecting a file never changes the weights a run started later begins with.
-class KeepGlobalGenerator {
- public:
-  KeepGlobalGenerator() : m_generator(at::detail::getDefaultCPUGenerator()) {
-    std::lock_guard<std::mutex> lock(m_generator.mutex());
-    m_state = m_generator.get_state();
-  }
-  ~KeepGlobalGenerator() {
-    std::lock_guard<std::mutex> lock(m_generator.mutex());
-    m_generator.set_state(m_state);
-  }
-
- private:
-  at::Generator m_generator;
-  at::Tensor m_state;
-};
 
 // Names and shapes of one zoo network built for 100 classes and 3 channels; the classifier's rows and the
 // first convolution's input channels are the two dimensions a file may legitimately change.
@@ -40,7 +21,7 @@ struct Signature {
 
 const std::vector<Signature>& signatures() {
   static const std::vector<Signature> all = [] {
-    KeepGlobalGenerator keep;
+    GeneratorScope borrowed;  // reading names must not move the weights of a run started later
     std::vector<Signature> out;
     for (const ZooEntry& e : zooEntries()) {
       Backbone net = createBackbone({e.name, 100, 3});
@@ -107,7 +88,7 @@ std::vector<ZooFit> rankZooFits(const TensorMap& tensors, size_t limit) {
 }
 
 ShapeEntries shapeEntries(const std::string& arch) {
-  KeepGlobalGenerator keep;
+  GeneratorScope borrowed;  // reading names must not move the weights of a run started later
   Backbone net = createBackbone({arch, 1, 3});
   ShapeEntries e;
   e.classifierWeight = net->classifierName() + ".weight";

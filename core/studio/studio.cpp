@@ -8,7 +8,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/common/device.h"
+#include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/common/logging.h"
 #include "core/distill/levels.h"
@@ -602,7 +602,7 @@ int64_t TrainingSession::probeIndex() const { return m_probe.load(); }
 namespace {
 RunOutcome failedOutcome(const std::string& message) {
   RunOutcome o;
-  o.status = "failed";
+  o.status = RunStatus::Failed;
   o.message = message;
   return o;
 }
@@ -635,9 +635,9 @@ RunOutcome TrainingSession::start(RunConfig config, const TrainerCallbacks& call
       } else {
         if (callbacks.onStatus) callbacks.onStatus("no finished " + teacher.student + " teacher yet: training it first (" + teacher.summary() + ")");
         const RunOutcome t = trainer.start(teacher);
-        if (t.status != "finished") {
+        if (t.status != RunStatus::Finished) {
           RunOutcome o = t;
-          o.message = "the teacher run " + std::to_string(t.runId) + " ended " + t.status +
+          o.message = "the teacher run " + std::to_string(t.runId) + " ended " + t.statusText() +
                       (t.message.empty() ? "" : ": " + t.message) + "; the student was not started";
           return o;
         }

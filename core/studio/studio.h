@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/store/run_store.h"
-#include "core/train/progress.h"
-#include "core/train/run_config.h"
+#include "core/services/progress.h"
+#include "core/services/run_config.h"
 
 namespace rkd::studio {
 

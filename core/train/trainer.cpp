@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <optional>
 
-#include "core/common/device.h"
+#include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/common/logging.h"
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 #include "core/common/version.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
@@ -336,7 +336,7 @@ struct Trainer::Impl {
   RunOutcome finish(RunStatus st, const std::string& message) {
     RunOutcome o;
     o.runId = runId;
-    o.status = toString(st);
+    o.status = st;
     o.message = message;
     o.epochsDone = static_cast<int>(epochsDone);
     o.bestTop1 = bestTop1;
@@ -348,7 +348,7 @@ struct Trainer::Impl {
       logger("core.train")->error("metrics flush failed: {}", e.what());
     }
     owner.m_store.finishRun(runId, st, message);
-    status("run " + std::to_string(runId) + " " + o.status + (message.empty() ? "" : ": " + message));
+    status("run " + std::to_string(runId) + " " + toString(o.status) + (message.empty() ? "" : ": " + message));
     return o;
   }
 

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/store/run_store.h"
-#include "core/train/progress.h"
-#include "core/train/run_config.h"
+#include "core/services/progress.h"
+#include "core/services/run_config.h"
 
 namespace rkd {
 

@@ -7,8 +7,8 @@
 
 #include <torch/torch.h>
 
-#include "core/common/device.h"
-#include "core/common/nesterov_sgd.h"
+#include "core/train/device.h"
+#include "core/train/nesterov_sgd.h"
 #include "core/data/dataset.h"
 #include "core/distill/levels.h"
 #include "core/distill/objective.h"

@@ -1,4 +1,4 @@
-#include "core/common/threads.h"
+#include "core/train/threads.h"
 
 #include <algorithm>
 #include <climits>

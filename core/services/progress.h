@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/services/run_records.h"
+
 namespace rkd {
 
 /// After every optimizer step.
@@ -84,13 +86,15 @@ struct TrainerCallbacks {
 /// How a run ended.
 struct RunOutcome {
   int64_t runId = 0;
-  std::string status;            ///< finished, stopped, failed, diverged
+  RunStatus status = RunStatus::Failed;  ///< Finished, Stopped, Failed, Diverged (Failed with runId 0: nothing started)
   std::string message;           ///< why, for anything but finished
   int epochsDone = 0;
   double bestTop1 = 0;
   double lastTop1 = 0;
   double seconds = 0;
-  bool ok() const { return status == "finished" || status == "stopped"; }
+  bool ok() const { return status == RunStatus::Finished || status == RunStatus::Stopped; }
+  /// "finished", "stopped", ...
+  std::string statusText() const { return toString(status); }
 };
 
 /// Polled by the trainer after every step; set from any thread.

@@ -1,4 +1,4 @@
-#include "core/common/nesterov_sgd.h"
+#include "core/train/nesterov_sgd.h"
 
 #include "core/common/errors.h"
 

@@ -1,4 +1,4 @@
-#include "core/train/run_config.h"
+#include "core/services/run_config.h"
 
 #include <algorithm>
 #include <fstream>

@@ -1,8 +1,12 @@
-#include "core/common/device.h"
+#include "core/train/device.h"
+
+#include <torch/version.h>
 
 #include "core/common/errors.h"
 
 namespace rkd {
+
+std::string torchVersion() { return TORCH_VERSION; }
 
 std::vector<std::string> availableDevices() {
   std::vector<std::string> out{"cpu"};

@@ -6,6 +6,10 @@
 
 namespace rkd {
 
+/// "1.13.1" style LibTorch version the engine was compiled against.
+std::string torchVersion();
+
+
 /// Parses "auto", "cpu", "cuda" or "cuda:N". "auto" picks CUDA device 0 when LibTorch sees one, else the CPU.
 /// Throws rkd::InputError naming the value and the devices this machine has.
 torch::Device parseDevice(const std::string& text);
