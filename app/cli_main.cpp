@@ -1,7 +1,7 @@
 #include "app/cli/cli.h"
-#include "core/train/threads.h"
+#include "core/services/training_service.h"
 
 int main(int argc, char** argv) {
-  rkd::retainFreedMemory();  // before any thread starts (see threads.h)
+  rkd::services::prepareProcess();  // before any thread starts (see threads.h)
   return rkd::cli::run(argc, argv);
 }

@@ -16,8 +16,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/train/threads.h"
-#include "core/studio/studio.h"
+#include "core/services/catalog.h"
+#include "core/services/training_service.h"
+#include "core/services/training_service.h"
 #include "widgets/main_window.h"
 #include "widgets/training_controller.h"
 
@@ -59,7 +60,7 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  rkd::retainFreedMemory();  // as reviewkd-studio does, before any thread starts
+  rkd::services::prepareProcess();  // as reviewkd-studio does, before any thread starts
   QApplication app(argc, argv);
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("Training throughput in the studio vs headless, and GUI event-loop latency"));
@@ -81,11 +82,11 @@ int main(int argc, char** argv) {
   student.device = "cpu";
 
   // The teacher: one short CE run (its accuracy does not matter for speed).
-  rkd::RunConfig teacher = rkd::studio::teacherRecipe(student);
+  rkd::RunConfig teacher = rkd::services::teacherRecipe(student);
   teacher.optim.epochs = 1;
   teacher.data.perClass = student.data.perClass;
   {
-    rkd::studio::TrainingSession session(store);
+    rkd::services::TrainingService session(store);
     const rkd::RunOutcome t = session.start(teacher, {});
     if (t.status != rkd::RunStatus::Finished) {
       std::fprintf(stderr, "teacher run failed: %s\n", t.message.c_str());
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
     callbacks.onStep = [&](const rkd::StepProgress&) { headless.onStep(); };
     rkd::RunOutcome ho;
     {
-      rkd::studio::TrainingSession session(store);
+      rkd::services::TrainingService session(store);
       ho = session.start(student, callbacks);
     }
     const Timing h = headless.timing();

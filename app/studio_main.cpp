@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/common/errors.h"
-#include "core/train/threads.h"
-#include "core/store/run_store.h"
+#include "core/services/errors.h"
+#include "core/services/training_service.h"
+#include "core/services/run_history.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/main_window.h"
 #include "widgets/studio_icon.h"
@@ -24,7 +24,7 @@ bool haveDisplay() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  rkd::retainFreedMemory();  // before any thread starts, so the training thread shares the kept memory
+  rkd::services::prepareProcess();  // before any thread starts, so the training thread shares the kept memory
   if (!haveDisplay()) {
     std::fprintf(stderr,
                  "reviewkd-studio needs a display, and none is set (no DISPLAY or WAYLAND_DISPLAY).\n"
@@ -50,20 +50,15 @@ int main(int argc, char** argv) {
   parser.addOption(preset);
   parser.process(app);
 
-  QString storePath = parser.value(db);
-  if (storePath.isEmpty()) storePath = qEnvironmentVariable("REVIEWKD_DB");
-  if (storePath.isEmpty()) {
-    // The store opened last time (File > Open run store), while it still exists.
+  // --db, $REVIEWKD_DB, the store opened last time (File > Open run store), the XDG default: the CLI's order.
+  QString storePath;
+  try {
     const QString last = QSettings().value(QStringLiteral("store/path")).toString();
-    if (!last.isEmpty() && QFileInfo::exists(last)) storePath = last;
-  }
-  if (storePath.isEmpty()) {
-    try {
-      storePath = QString::fromStdString(rkd::RunStore::defaultPath());
-    } catch (const rkd::UserError& e) {
-      QMessageBox::critical(nullptr, QStringLiteral("ReviewKD Studio"), QString::fromStdString(e.full()));
-      return 2;
-    }
+    storePath = QString::fromStdString(
+        rkd::services::resolveStorePath(parser.value(db).toStdString(), last.toStdString()));
+  } catch (const rkd::UserError& e) {
+    QMessageBox::critical(nullptr, QStringLiteral("ReviewKD Studio"), QString::fromStdString(e.full()));
+    return 2;
   }
   rkd::gui::MainWindow window(storePath);
   if (parser.isSet(preset)) window.experimentPanel()->applyPreset(parser.value(preset));

@@ -21,4 +21,6 @@ reviewkd_gui_test(NAME test_screenshots SOURCES test_screenshots.cpp LABELS "gui
 # test_history_panel reads the ONNX model the panel exports with ONNX's protobuf classes (no torch header).
 if(TARGET test_history_panel)
   target_link_libraries(test_history_panel PRIVATE onnx_proto)
+  # Its fixtures fill a store directly (runs, metrics, tags) before the panel reads it through the services.
+  target_link_libraries(test_history_panel PRIVATE reviewkd_store)
 endif()

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 
+#include "core/services/catalog.h"
 #include "core/io/state_dict.h"
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
@@ -17,26 +18,9 @@ using namespace rkd;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  QString out;
-  QString err;
-};
-
-Result runCli(const QStringList& args, int timeoutMs = 300000) {
-  QProcess p;
-  p.start(QString(REVIEWKD_CLI_PATH), args);
-  Result r;
-  if (!p.waitForStarted(10000)) return r;
-  p.closeWriteChannel();
-  p.waitForFinished(timeoutMs);
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
-}
-
-QString describe(const Result& r) { return QString("exit %1\nstdout: %2\nstderr: %3").arg(r.code).arg(r.out, r.err); }
+using Result = rkdtest::CliResult;
+using rkdtest::runCli;
+QString describe(const Result& r) { return r.describe(); }
 
 }  // namespace
 

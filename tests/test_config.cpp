@@ -1,8 +1,12 @@
 // Run configuration: JSON round trip, strict reading, validation messages, overrides, presets, ablation grid.
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 
+#include "core/services/ablation_study.h"
+#include "core/services/catalog.h"
 #include "core/common/errors.h"
 #include "core/services/run_config.h"
 #include "test_support.h"
@@ -10,11 +14,71 @@
 using namespace rkd;
 
 namespace {
+using nlohmann::json;
+
 RunConfig validStudent() {
   RunConfig c = findPreset("quick").student;
   c.teacher.run = 1;
   return c;
 }
+
+json::json_pointer pointer(const std::string& dottedPath) {
+  std::string p = "/" + dottedPath;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return json::json_pointer(p);
+}
+
+/// The level a key sits at ("optim" for "optim.lr", "" for "seed") and its own name.
+std::pair<std::string, std::string> splitPath(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? std::make_pair(std::string(), path)
+                                  : std::make_pair(path.substr(0, dot), path.substr(dot + 1));
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+/// The JSON value a key's example stands for: --set's rule (JSON when it parses, text otherwise; a string field
+/// keeps the text).
+json exampleValue(const ConfigKey& key) {
+  json v = json::parse(key.example, nullptr, false);
+  if (v.is_discarded() || (key.expected == "a string" && !v.is_string())) v = key.example;
+  return v;
+}
+
+/// Every leaf of a JSON object as a dotted path.
+void leafPaths(const json& j, const std::string& at, std::vector<std::string>& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string p = at.empty() ? it.key() : at + "." + it.key();
+    if (it->is_object())
+      leafPaths(*it, p, out);
+    else
+      out.push_back(p);
+  }
+}
+
+std::vector<ConfigKey> leafKeys() {
+  std::vector<ConfigKey> leaves;
+  for (const auto& k : configKeys())
+    if (!k.section) leaves.push_back(k);
+  return leaves;
+}
+
+/// Runs `f`, which must throw an InputError, and returns that error's what() and fix.
+template <typename F>
+std::pair<std::string, std::string> inputError(F f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return {e.what(), e.fix()};
+  }
+  return {"(no error)", ""};
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 }  // namespace
 
 class TestConfig : public QObject {
@@ -99,6 +163,152 @@ class TestConfig : public QObject {
     QCOMPARE(c.review.abf, false);
     QCOMPARE(c.name, std::string("x=y"));
     QCOMPARE(c.data.flip, std::string("off"));
+  }
+
+  // The run store keeps configs verbatim and compares them: the table must write what the hand-written writer did.
+  void jsonUnchangedSinceTheTable() {
+    std::map<std::string, RunConfig> current{{"default", RunConfig{}}};
+    for (const auto& p : presets()) {
+      current[p.name + "/teacher"] = p.teacher;
+      current[p.name + "/student"] = p.student;
+    }
+    std::ifstream in(rkdtest::testDataDir() + "/run_config_json.txt");
+    QVERIFY(in);
+    size_t compared = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto space = line.find(' ');
+      const std::string label = line.substr(0, space);
+      QVERIFY2(current.count(label), ("no preset for " + label).c_str());
+      QCOMPARE(toJson(current[label]).dump(), line.substr(space + 1));
+      ++compared;
+    }
+    QCOMPARE(compared, current.size());  // a new preset adds its line to tests/data/run_config_json.txt
+  }
+
+  void tableMatchesTheWrittenJson() {
+    std::vector<std::string> written, table;
+    const json j = toJson(validStudent());
+    leafPaths(j, "", written);
+    for (const auto& k : leafKeys()) {
+      table.push_back(k.path);
+      QVERIFY2(!k.example.empty(), k.path.c_str());
+      const json& v = j.at(pointer(k.path));
+      const bool typeOk = k.expected == "true or false"        ? v.is_boolean()
+                          : k.expected == "an integer"         ? v.is_number_integer()
+                          : k.expected == "a number"           ? v.is_number_float()
+                          : k.expected == "a string"           ? v.is_string()
+                                                               : v.is_array();
+      QVERIFY2(typeOk, (k.path + " is written as " + v.type_name()).c_str());
+    }
+    std::sort(written.begin(), written.end());
+    std::sort(table.begin(), table.end());
+    QCOMPARE(table, written);
+  }
+
+  // Every field set to its example at once (the examples are jointly valid), through --set and through JSON.
+  void everyKeyRoundTrips() {
+    RunConfig base;  // the defaults, which every example differs from
+    base.teacher.run = 1;
+    const json before = toJson(base);
+    std::vector<std::string> overrides;
+    json edited = before;
+    for (const auto& k : leafKeys()) {
+      overrides.push_back(k.path + "=" + k.example);
+      edited[pointer(k.path)] = exampleValue(k);
+      QVERIFY2(before.at(pointer(k.path)) != exampleValue(k), (k.path + ": the example is the base value").c_str());
+    }
+    const json viaSet = toJson(applyOverrides(base, overrides));
+    const json viaJson = toJson(runConfigFromJson(edited, "test"));
+    const json again = toJson(runConfigFromJson(json::parse(viaJson.dump()), "test"));
+    for (const auto& k : leafKeys()) {
+      QVERIFY2(viaSet.at(pointer(k.path)) == exampleValue(k), (k.path + " via --set").c_str());
+      QVERIFY2(viaJson.at(pointer(k.path)) == exampleValue(k), (k.path + " via JSON").c_str());
+    }
+    QCOMPARE(again.dump(), viaJson.dump());
+    QCOMPARE(viaSet.dump(), viaJson.dump());
+  }
+
+  void nullKeepsTheDefault() {
+    const json defaults = toJson(RunConfig{});
+    for (const auto& k : configKeys()) {
+      json j = toJson(validStudent());
+      j[pointer(k.path)] = nullptr;
+      if (k.path == "teacher") j["method"] = "student-alone";  // the default teacher names no network
+      const json back = toJson(runConfigFromJson(j, "test"));
+      QVERIFY2(back.at(pointer(k.path)) == defaults.at(pointer(k.path)), k.path.c_str());
+    }
+  }
+
+  void wrongTypeNamesPathAndExpectedType() {
+    for (const auto& k : configKeys()) {
+      json j = toJson(validStudent());
+      j[pointer(k.path)] = k.expected == "a string" ? json(true) : json("text");
+      const auto [what, fix] = inputError([&] { runConfigFromJson(j, "test"); });
+      if (k.section) {
+        QVERIFY2(contains(what, "test: '" + k.path + "' must be a JSON object, found"), what.c_str());
+        continue;
+      }
+      QVERIFY2(contains(what, "test: field '" + k.path + "' has the wrong type (" + j.at(pointer(k.path)).type_name()),
+               what.c_str());
+      QCOMPARE(fix, "expected " + k.expected);
+      if (k.expected == "a string") continue;
+      const auto [setWhat, setFix] = inputError([&] { applyOverrides(validStudent(), {k.path + "=\"text\""}); });
+      QVERIFY2(contains(setWhat, "'" + k.path + "' has the wrong type"), setWhat.c_str());
+    }
+  }
+
+  // A number typed for a string field keeps its text: it either passes or fails validation as that text.
+  void stringFieldsKeepNumbersAsText() {
+    for (const auto& k : leafKeys()) {
+      if (k.expected != "a string") continue;
+      try {
+        const json back = toJson(applyOverrides(validStudent(), {k.path + "=7"}));
+        QCOMPARE(back.at(pointer(k.path)).get<std::string>(), std::string("7"));
+      } catch (const InputError& e) {
+        QVERIFY2(contains(e.what(), "'" + k.path + "' has value '7'"), e.what());
+      }
+    }
+    QCOMPARE(applyOverrides(validStudent(), {"name=7"}).name, std::string("7"));
+    QCOMPARE(applyOverrides(validStudent(), {"data.channels=3"}).data.channels, std::string("3"));
+    json j = toJson(validStudent());
+    for (int n : {1, 3}) {
+      j["data"]["channels"] = n;
+      QCOMPARE(runConfigFromJson(j, "test").data.channels, std::to_string(n));
+    }
+    j["data"]["channels"] = "1";
+    QCOMPARE(runConfigFromJson(j, "test").data.channels, std::string("1"));
+    j["data"]["channels"] = 2;
+    QVERIFY(contains(inputError([&] { runConfigFromJson(j, "test"); }).second, "auto, 1, 3"));
+    j["data"]["channels"] = 3.5;
+    QVERIFY(contains(inputError([&] { runConfigFromJson(j, "test"); }).first, "'data.channels' has the wrong type"));
+  }
+
+  void unknownKeyListsThatLevelsKeys() {
+    std::map<std::string, std::vector<std::string>> levels{{"", {}}};
+    for (const auto& k : configKeys()) {
+      const auto [level, name] = splitPath(k.path);
+      levels[level].push_back(name);
+    }
+    QCOMPARE(levels.size(), size_t(5));  // the top level and its four sections
+    for (const auto& [level, names] : levels) {
+      const std::string bad = level.empty() ? "no_such_key" : level + ".no_such_key";
+      json j = toJson(validStudent());
+      j[pointer(bad)] = 1;
+      const auto [what, fix] = inputError([&] { runConfigFromJson(j, "test"); });
+      QVERIFY2(contains(what, "unknown field '" + bad + "'"), what.c_str());
+      QCOMPARE(fix, "known fields here: " + joined(names));  // in table order
+      std::vector<std::string> sorted = names;
+      std::sort(sorted.begin(), sorted.end());
+      const auto [setWhat, setFix] = inputError([&] { applyOverrides(validStudent(), {bad + "=1"}); });
+      QVERIFY2(contains(setWhat, "unknown key '" + bad + "'"), setWhat.c_str());
+      QCOMPARE(setFix, "known keys there: " + joined(sorted));  // sorted, as the JSON lists them
+    }
+    for (const auto& k : leafKeys()) {
+      const auto [what, fix] = inputError([&] { applyOverrides(validStudent(), {k.path + ".x=1"}); });
+      QVERIFY2(contains(what, "unknown key '" + k.path + ".x'"), what.c_str());
+      QCOMPARE(fix, "'" + k.path + "' has no sub-keys");
+    }
   }
 
   void presetsAreComplete() {

@@ -24,8 +24,10 @@
 #include <onnx/onnx_pb.h>
 #include <qcustomplot.h>
 
+#include "core/services/catalog.h"
 #include "core/store/run_store.h"
-#include "core/studio/studio.h"
+#include "core/services/run_history.h"
+#include "core/services/training_service.h"
 #include "core/services/run_config.h"
 #include "gui_support.h"
 #include "widgets/history_model.h"
@@ -554,7 +556,8 @@ class TestHistoryPanel : public QObject {
   }
 
   void detailDialogShowsEverything() {
-    RunDetailDialog dialog(*m_store, m_full, m_panel.get());
+    rkd::services::RunHistory history(m_path.toStdString());
+    RunDetailDialog dialog(history, m_full, m_panel.get());
     QTabWidget* tabs = dialog.tabs();
     QCOMPARE(tabs->count(), 5);
     QCOMPARE(tabs->tabText(0), QStringLiteral("Config"));
@@ -607,7 +610,7 @@ class TestHistoryPanel : public QObject {
     rkdtest::saveScreenshot(&dialog, QStringLiteral("run-detail"));
     dialog.close();
 
-    RunDetailDialog missing(*m_store, 999999, m_panel.get());
+    RunDetailDialog missing(history, 999999, m_panel.get());
     QCOMPARE(missing.tabs()->count(), 0);
     QVERIFY(missing.headerLabel()->text().contains(QStringLiteral("999999")));
   }
@@ -644,7 +647,7 @@ class TestHistoryPanel : public QObject {
     c.device = "cpu";
     c.threads = 2;
     c.snapshotEvery = 0;
-    rkd::studio::TrainingSession session(storePath.toStdString());
+    rkd::services::TrainingService session(storePath.toStdString());
     const rkd::RunOutcome trained = session.start(c, {});
     QVERIFY2(trained.status == rkd::RunStatus::Finished, trained.message.c_str());
 
@@ -684,6 +687,7 @@ class TestHistoryPanel : public QObject {
     const int64_t id = addRun({"from the trainer", "student", "reviewkd", "resnet56", "resnet20", true, 0.05, "cpu"}, 80);
     QTRY_COMPARE_WITH_TIMEOUT(m_panel->visibleRowCount(), 8, 6000);
     QCOMPARE(m_panel->selectedRunIds().size(), size_t(3));
+    m_store->finishRun(id, rkd::RunStatus::Stopped);  // a run still being trained is not deleted (issue 11)
     m_store->deleteRun(id);
     QTRY_COMPARE_WITH_TIMEOUT(m_panel->visibleRowCount(), 7, 6000);
 

@@ -1,5 +1,5 @@
 // Interchange with real Python PyTorch: every kind of file the engine exports (rkd::exportStateDict, a trainer
-// checkpoint, studio::exportWeights) is loaded by tests/python/check_export.py with torch.load, strictly into
+// checkpoint, services::exportWeights) is loaded by tests/python/check_export.py with torch.load, strictly into
 // the PyTorch definition of its network (tests/python/cifar_zoo.py), and must give the engine's logits.
 #include <QtTest/QtTest>
 
@@ -8,7 +8,7 @@
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
-#include "core/studio/studio.h"
+#include "core/services/run_history.h"
 #include "core/services/run_config.h"
 #include "core/train/trainer.h"
 #include "synthetic_data.h"
@@ -198,7 +198,7 @@ class TestInterop : public QObject {
     check(stem + ".pt", arch.toStdString(), classes, channels, stem + "-reference.pt");
   }
 
-  // Files of a real (tiny) training run: raw trainer checkpoints, and studio::exportWeights.
+  // Files of a real (tiny) training run: raw trainer checkpoints, and services::exportWeights.
   void trainerFiles_data() {
     QTest::addColumn<QString>("which");
     QTest::newRow("teacher best checkpoint") << "teacher-best";
@@ -216,10 +216,10 @@ class TestInterop : public QObject {
     const std::string stem = m_dir + "/" + which.toStdString();
     std::string file;
     try {
-      RunStore store(m_db);
+      services::RunHistory store(m_db);
       std::string checkpoint;
       if (which == "student-export") {
-        const auto exported = studio::exportWeights(store, run, stem + ".pt", /*best=*/true);
+        const auto exported = store.exportWeights(run, stem + ".pt", /*best=*/true);
         QVERIFY2(exported.ok, exported.error.c_str());
         QCOMPARE(QString::fromStdString(exported.arch), QString::fromStdString(arch));
         file = stem + ".pt";

@@ -1,5 +1,6 @@
 // The run store: CRUD, filters, tags/notes, cascades, metrics and batching, CSV, schema versions, error
-// messages, WAL readers beside a writer (thread and process), and recovery after a writer killed with SIGKILL.
+// messages, WAL readers beside a writer (thread and process), recovery after a writer killed with SIGKILL,
+// recovery and delete deciding inside their transaction, and runs whose writer could not close them.
 #include <QtTest/QtTest>
 
 #include <atomic>
@@ -99,6 +100,39 @@ pid_t deadPid() {
   int status = 0;
   waitpid(pid, &status, 0);
   return pid;
+}
+
+/// A connection of its own that holds the store's write lock (BEGIN IMMEDIATE) until release() or destruction.
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &m_db) == SQLITE_OK)
+      m_locked = sqlite3_exec(m_db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~WriteLockHolder() {
+    release();
+    sqlite3_close(m_db);
+  }
+  bool locked() const { return m_locked; }
+  /// Runs a statement inside the held transaction; true on success.
+  bool exec(const std::string& sql) { return sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK; }
+  /// Commits what exec() wrote and lets the lock go.
+  void release() {
+    if (m_locked) sqlite3_exec(m_db, "COMMIT", nullptr, nullptr, nullptr);
+    m_locked = false;
+  }
+
+ private:
+  sqlite3* m_db = nullptr;
+  bool m_locked = false;
+};
+
+/// Starts store_writer_child in "forever" mode on path and returns the id of the run it writes (0 on failure).
+int64_t startForeverWriter(QProcess& child, const std::string& path) {
+  child.start(QStringLiteral(REVIEWKD_STORE_CHILD), {QString::fromStdString(path), "forever"});
+  if (!child.waitForStarted(10000) || !child.waitForReadyRead(15000)) return 0;
+  const QByteArray line = child.readLine().trimmed();
+  return line.startsWith("run ") ? line.mid(4).toLongLong() : 0;
 }
 
 }  // namespace
@@ -283,6 +317,7 @@ class TestStore : public QObject {
     store.addTag(teacher, "t");
     store.addNote(teacher, "n");
     store.setClassAccuracy(teacher, 1, {{0, "", 0.5}});
+    store.finishRun(teacher);  // a run this process still writes cannot be deleted
 
     QVERIFY(store.deleteRun(teacher));
     QVERIFY(!store.deleteRun(teacher));
@@ -402,35 +437,6 @@ class TestStore : public QObject {
     QCOMPARE(list.back().epoch, 2);
   }
 
-  void exportsCsv() {
-    const std::string dir = rkdtest::tempDir("store-csv");
-    rkd::RunStore store(dir + "/runs.sqlite");
-    const int64_t a = store.createRun(makeRun("plain"));
-    const int64_t b = store.createRun(makeRun("with, \"comma\""));
-    store.appendMetrics(a, {{0, 1, "loss", 0.25}, {0, 0, "loss", 0.5}, rkd::MetricPoint::epochLevel(0, "top1", 12.5)});
-    store.appendMetrics(b, {{2, 7, "loss", std::numeric_limits<double>::quiet_NaN()}, {2, 8, "loss", 0.1}});
-    std::ostringstream out;
-    store.exportCsv({b, a}, out);
-    const std::string expected = "run_id,run_name,epoch,step,key,value\n" + std::to_string(b) +
-                                 ",\"with, \"\"comma\"\"\",2,7,loss,nan\n" + std::to_string(b) +
-                                 ",\"with, \"\"comma\"\"\",2,8,loss,0.1\n" + std::to_string(a) + ",plain,0,0,loss,0.5\n" +
-                                 std::to_string(a) + ",plain,0,1,loss,0.25\n" + std::to_string(a) +
-                                 ",plain,0,-1,top1,12.5\n";
-    QCOMPARE(out.str(), expected);
-
-    const std::string file = dir + "/out.csv";
-    store.exportCsv({a}, file);
-    std::ifstream in(file);
-    std::stringstream content;
-    content << in.rdbuf();
-    QCOMPARE(content.str(), std::string("run_id,run_name,epoch,step,key,value\n") + std::to_string(a) +
-                                ",plain,0,0,loss,0.5\n" + std::to_string(a) + ",plain,0,1,loss,0.25\n" +
-                                std::to_string(a) + ",plain,0,-1,top1,12.5\n");
-    EXPECT_USER_ERROR([&] { store.exportCsv({a}, dir + "/no/such/dir/out.csv"); }, "out.csv");
-    std::ostringstream sink;
-    EXPECT_USER_ERROR([&] { store.exportCsv({a, 5555}, sink); }, "5555");
-  }
-
   void schemaVersionAndReopen() {
     const std::string path = freshStorePath("schema");
     int64_t id = 0;
@@ -522,9 +528,8 @@ class TestStore : public QObject {
     rkd::RunStoreOptions quick;
     quick.busyTimeoutMs = 50;
     rkd::RunStore store(path, quick);
-    sqlite3* other = nullptr;
-    QCOMPARE(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-    QCOMPARE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);  // holds the write lock
+    auto other = std::make_unique<WriteLockHolder>(path);
+    QVERIFY(other->locked());
     try {
       store.createRun(makeRun("blocked"));
       QFAIL("createRun should fail while another connection holds the write lock");
@@ -538,8 +543,7 @@ class TestStore : public QObject {
       QVERIFY(!e.fix().empty());
     }
     QCOMPARE(store.listRuns().size(), size_t(0));  // readers are not blocked by the writer in WAL mode
-    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
-    sqlite3_close(other);
+    other.reset();
     QVERIFY(store.createRun(makeRun("now free")) > 0);
   }
 
@@ -614,12 +618,8 @@ class TestStore : public QObject {
     const std::string path = freshStorePath("kill");
     { rkd::RunStore init(path); }
     QProcess child;
-    child.start(QStringLiteral(REVIEWKD_STORE_CHILD), {QString::fromStdString(path), "forever"});
-    QVERIFY2(child.waitForStarted(10000), qPrintable(child.errorString()));
-    QVERIFY(child.waitForReadyRead(15000));
-    const QByteArray line = child.readLine().trimmed();
-    QVERIFY2(line.startsWith("run "), line.constData());
-    const int64_t id = line.mid(4).toLongLong();
+    const int64_t id = startForeverWriter(child, path);
+    QVERIFY2(id > 0, qPrintable(child.errorString()));
     {
       // Wait until the child has committed a good number of batches, so the kill lands mid-stream.
       rkd::RunStoreOptions noRecover;
@@ -646,6 +646,123 @@ class TestStore : public QObject {
     QVERIFY(!loss.empty());
     for (size_t i = 0; i < loss.size(); ++i) QCOMPARE(loss.steps[i], int64_t(i));
     qInfo("after SIGKILL: %lld metric rows kept, message: %s", static_cast<long long>(n), run->message.c_str());
+  }
+
+  // Recovery decides inside its IMMEDIATE transaction. Here it first finds a run whose writer crashed, then
+  // waits for the write lock, which another connection holds while it resumes that run (this live process
+  // becomes its writer): once it has the lock, recovery must see the live writer and leave the run alone.
+  void recoveryDecidesInsideItsTransaction() {
+    const std::string path = freshStorePath("recover-race");
+    rkd::RunStoreOptions noRecover;
+    noRecover.recoverInterrupted = false;
+    rkd::RunStore store(path, noRecover);
+    auto crashed = makeRun("crashed, then resumed elsewhere");
+    crashed.pid = deadPid();
+    const int64_t id = store.createRun(crashed);
+
+    WriteLockHolder other(path);
+    QVERIFY(other.locked());
+    int marked = -1;
+    std::string error;
+    std::thread recovery([&] {
+      try {
+        marked = store.recoverInterruptedRuns();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // recovery has looked and waits for the lock
+    QVERIFY(other.exec("UPDATE runs SET pid = " + std::to_string(getpid()) +
+                       ", writer_token = '', message = 'resumed' WHERE id = " + std::to_string(id)));
+    other.release();
+    recovery.join();
+    QVERIFY2(error.empty(), error.c_str());
+    QCOMPARE(marked, 0);
+    auto run = store.getRun(id);
+    COMPARE_ENUM(run->status, rkd::RunStatus::Running);
+    QCOMPARE(run->message, std::string("resumed"));
+  }
+
+  // deleteRun refuses a run whose writer is alive (this process, a second process, another host heard from
+  // recently) and deletes one whose writer is gone.
+  void deleteRefusesARunWithALiveWriter() {
+    const std::string path = freshStorePath("delete-live");
+    rkd::RunStore store(path);
+    const int64_t mine = store.createRun(makeRun("trained here"));
+    EXPECT_USER_ERROR([&] { store.deleteRun(mine); }, "run " + std::to_string(mine), "trained here",
+                      "pid " + std::to_string(getpid()), "still running", "Stop it first");
+    QVERIFY(store.getRun(mine).has_value());
+
+    auto crashed = makeRun("writer crashed");
+    crashed.pid = deadPid();
+    const int64_t dead = store.createRun(crashed);
+    QVERIFY(store.deleteRun(dead));  // running, but its writer is gone: an interrupted run
+
+    auto fresh = makeRun("other host, recent");
+    fresh.pid = 1;
+    fresh.hostname = "some-gpu-server";
+    const int64_t foreign = store.createRun(fresh);
+    EXPECT_USER_ERROR([&] { store.deleteRun(foreign); }, "some-gpu-server", "Stop it first");
+    auto stale = fresh;
+    stale.name = "other host, silent for days";
+    stale.startedAt = rkd::nowUnixMs() - 3LL * 24 * 3600 * 1000;
+    stale.updatedAt = stale.startedAt + 1000;
+    QVERIFY(store.deleteRun(store.createRun(stale)));
+
+    store.finishRun(mine);
+    QVERIFY(store.deleteRun(mine));
+
+    // A second process that is still writing its run.
+    QProcess child;
+    const int64_t childRun = startForeverWriter(child, path);
+    QVERIFY2(childRun > 0, qPrintable(child.errorString()));
+    EXPECT_USER_ERROR([&] { store.deleteRun(childRun); }, "run " + std::to_string(childRun),
+                      "pid " + std::to_string(child.processId()), "still running");
+    child.kill();
+    QVERIFY(child.waitForFinished(10000));  // reaped: its writer is gone
+    QVERIFY(store.deleteRun(childRun));
+    QVERIFY(!store.getRun(childRun));
+  }
+
+  // A writer whose finishRun fails (another connection holds the write lock past the busy timeout) gives the
+  // run up: this same process then recovers it as interrupted, and a resume makes it its writer again.
+  void abandonedRunIsRecoveredInThisProcess() {
+    const std::string path = freshStorePath("abandon");
+    rkd::RunStoreOptions quick;
+    quick.busyTimeoutMs = 50;
+    rkd::RunStore store(path, quick);
+    const int64_t id = store.createRun(makeRun("cannot be closed"));
+    {
+      WriteLockHolder other(path);
+      QVERIFY(other.locked());
+      int code = 0;
+      try {
+        store.finishRun(id);
+      } catch (const rkd::StoreError& e) {
+        code = e.sqliteCode();
+      }
+      QCOMPARE(code, SQLITE_BUSY);
+      QVERIFY(!store.abandonRun(id, "database is locked"));  // the store cannot be written yet
+      COMPARE_ENUM(store.getRun(id)->status, rkd::RunStatus::Running);
+    }
+    // The write lock is gone: the next recovery in this process marks the run interrupted.
+    rkd::RunStore reopened(path);
+    auto run = reopened.getRun(id);
+    COMPARE_ENUM(run->status, rkd::RunStatus::Interrupted);
+    QVERIFY2(run->message.find("could not close") != std::string::npos &&
+                 run->message.find("database is locked") != std::string::npos,
+             run->message.c_str());
+
+    // Resumed here, the run is this live process's again: recovery leaves it alone.
+    store.updateRunStatus(id, rkd::RunStatus::Running, "resumed");
+    QCOMPARE(reopened.recoverInterruptedRuns(), 0);
+    COMPARE_ENUM(store.getRun(id)->status, rkd::RunStatus::Running);
+    EXPECT_USER_ERROR([&] { reopened.deleteRun(id); }, "still running");
+
+    // Given up while the store can be written: marked interrupted at once.
+    QVERIFY(store.abandonRun(id, "disk full"));
+    COMPARE_ENUM(store.getRun(id)->status, rkd::RunStatus::Interrupted);
+    QVERIFY(store.deleteRun(id));
   }
 
   void recoveryRules() {

@@ -21,6 +21,8 @@
 #include <QtTest/QtTest>
 #include <qcustomplot.h>
 
+#include "core/services/catalog.h"
+#include "core/services/run_history.h"
 #include "gui_support.h"
 #include "synthetic_data.h"
 #include "widgets/ablation_panel.h"
@@ -272,8 +274,8 @@ class TestStudio : public QObject {
     QTest::mouseClick(p->stopButton(), Qt::LeftButton);
     const rkd::RunOutcome o = waitForJob();
     QCOMPARE(o.statusText(), std::string("stopped"));
-    rkd::RunStore store(m_store.toStdString());
-    QVERIFY(store.getRun(o.runId)->status == rkd::RunStatus::Stopped);
+    rkd::services::RunHistory store(m_store.toStdString());
+    QVERIFY(store.run(o.runId)->status == rkd::RunStatus::Stopped);
     // The run is offered for resuming, and Resume finishes it.
     p->refreshRuns();
     const int index = p->resumeCombo()->findData(QString::number(o.runId));
@@ -292,10 +294,10 @@ class TestStudio : public QObject {
     p->setConfig(tinyConfig());
     QVERIFY(settle(p));
     // The teacher the first run trained: its best checkpoint nests the weights under 'model'.
-    rkd::RunStore store(m_store.toStdString());
+    rkd::services::RunHistory store(m_store.toStdString());
     rkd::RunFilter teachers;
     teachers.kind = rkd::RunKind::Teacher;
-    const auto runs = store.listRuns(teachers);
+    const auto runs = store.list(teachers);
     QVERIFY(!runs.empty());
     const std::string checkpoint = store.checkpointPath(runs.front().id, rkd::CheckpointKind::Best);
     QVERIFY(!checkpoint.empty());
@@ -330,18 +332,18 @@ class TestStudio : public QObject {
   void historyExportsTheTrainedWeights() {
     rkd::gui::HistoryPanel* h = m_window->historyPanel();
     h->refresh();
-    rkd::RunStore store(m_store.toStdString());
+    rkd::services::RunHistory store(m_store.toStdString());
     rkd::RunFilter students;
     students.kind = rkd::RunKind::Student;
     students.status = rkd::RunStatus::Finished;
-    const int64_t run = store.listRuns(students).front().id;
+    const int64_t run = store.list(students).front().id;
     h->selectRuns({run});
     QVERIFY(h->weightsAction()->isEnabled());
     const QString path = rkdtest::guiTempDir(QStringLiteral("weights")) + "/student.pt";
     QVERIFY2(h->exportWeights(run, path), qPrintable(h->statusLabel()->text()));
-    const auto shape = rkd::studio::knownShape(tinyConfig().data);
+    const auto shape = rkd::services::knownShape(tinyConfig().data);
     QVERIFY(shape.has_value());
-    const rkd::studio::ImportReport r = rkd::studio::inspectCheckpoint(path.toStdString(), "resnet8", *shape);
+    const rkd::services::ImportReport r = rkd::services::inspectCheckpoint(path.toStdString(), "resnet8", *shape);
     QVERIFY2(r.complete(), r.describe().c_str());
     QCOMPARE(r.file.layout, std::string("flat"));
     QVERIFY(r.loaded > 10);
@@ -351,10 +353,10 @@ class TestStudio : public QObject {
   }
 
   void historyUseAsTeacherFillsThePanel() {
-    rkd::RunStore store(m_store.toStdString());
+    rkd::services::RunHistory store(m_store.toStdString());
     rkd::RunFilter teachers;
     teachers.kind = rkd::RunKind::Teacher;
-    const int64_t teacher = store.listRuns(teachers).front().id;
+    const int64_t teacher = store.list(teachers).front().id;
     Q_EMIT m_window->historyPanel()->useAsTeacherRequested(teacher);
     ExperimentPanel* p = panel();
     QVERIFY(p->teacherSourceButton(ExperimentPanel::TeacherSource::FromRun)->isChecked());
@@ -424,8 +426,8 @@ class TestStudio : public QObject {
     QVERIFY(steps.wait(60000));
     QVERIFY(window->close());
     window.reset();  // the controller waits for the worker
-    rkd::RunStore check(store.toStdString());
-    const auto runs = check.listRuns();
+    rkd::services::RunHistory check(store.toStdString());
+    const auto runs = check.list();
     QCOMPARE(runs.size(), size_t(1));
     QVERIFY2(runs.front().status == rkd::RunStatus::Stopped, rkd::toString(runs.front().status).c_str());
     QVERIFY(!check.checkpointPath(runs.front().id, rkd::CheckpointKind::Last).empty());
@@ -480,11 +482,32 @@ class TestStudio : public QObject {
     QTest::mouseClick(p->startButton(), Qt::LeftButton);
     const rkd::RunOutcome o = waitForJob();
     QVERIFY2(o.status == rkd::RunStatus::Finished, o.message.c_str());
-    rkd::RunStore store(m_store.toStdString());
-    const auto run = store.getRun(o.runId);
+    rkd::services::RunHistory store(m_store.toStdString());
+    const auto run = store.run(o.runId);
     QVERIFY(run.has_value());
     QCOMPARE(run->teacherArch, std::string("resnet8"));
     QCOMPARE(run->config["teacher"]["checkpoint"].get<std::string>(), file);
+  }
+
+  // The Run menu's ablation goes through the same validation as the panel's own button: an invalid form
+  // (here a dataset folder that does not exist) starts nothing and says why.
+  void runMenuAblationValidatesTheForm() {
+    rkd::RunConfig c = tinyConfig(1);
+    c.data.path = "/nonexistent/reviewkd-ablation";
+    ExperimentPanel* p = panel();
+    p->setConfig(c);
+    QVERIFY(settle(p));
+    QVERIFY(!p->validationError().isEmpty());
+    QAction* action = nullptr;
+    for (QAction* a : m_window->findChildren<QAction*>())
+      if (a->text().contains(QStringLiteral("blation"))) action = a;
+    QVERIFY(action);
+    QSignalSpy busy(m_window->controller(), &rkd::gui::TrainingController::busyChanged);
+    action->trigger();
+    QTest::qWait(50);
+    QCOMPARE(busy.count(), 0);
+    QVERIFY2(m_window->ablationPanel()->messageLabel()->text().contains(QStringLiteral("not valid")),
+             qPrintable(m_window->ablationPanel()->messageLabel()->text()));
   }
 };
 

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <QProcess>
+
 #include "core/io/tensor_check.h"
 
 #include <cstdlib>
@@ -66,6 +68,23 @@ int64_t countBatchNorms(torch::nn::Module& net) {
   int64_t n = 0;
   for (const auto& m : net.modules(false)) n += m->as<torch::nn::BatchNorm2d>() != nullptr;
   return n;
+}
+
+QString CliResult::describe() const {
+  return QString("exit %1\nstdout: %2\nstderr: %3").arg(code).arg(out, err);
+}
+
+CliResult runCli(const QStringList& args, int timeoutMs) {
+  QProcess p;
+  p.start(QString(REVIEWKD_CLI_PATH), args);
+  CliResult r;
+  if (!p.waitForStarted(10000)) return r;
+  p.closeWriteChannel();
+  p.waitForFinished(timeoutMs);
+  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+  r.out = QString::fromUtf8(p.readAllStandardOutput());
+  r.err = QString::fromUtf8(p.readAllStandardError());
+  return r;
 }
 
 }  // namespace rkdtest

@@ -2,6 +2,9 @@
 // Helpers shared by the core test suites.
 #include <string>
 
+#include <QString>
+#include <QStringList>
+
 #include <torch/torch.h>
 
 #include "core/io/tensor_file.h"
@@ -22,5 +25,16 @@ std::string tempDir(const std::string& tag);
 void randomiseBatchNorms(torch::nn::Module& net);
 /// BatchNorm2d modules of a network.
 int64_t countBatchNorms(torch::nn::Module& net);
+
+/// What a `reviewkd` process (the CLI this build made) did: exit code (-1 not started, -2 crashed), output.
+struct CliResult {
+  int code = -1;
+  QString out;
+  QString err;
+  /// "exit N / stdout / stderr", for failure messages.
+  QString describe() const;
+};
+/// Runs the CLI with `args` and no standard input; waits at most `timeoutMs`.
+CliResult runCli(const QStringList& args, int timeoutMs = 600000);
 
 }  // namespace rkdtest

@@ -1,12 +1,18 @@
 // The trainer end to end on a tiny synthetic set: teacher and student runs, store contents, snapshots,
-// stop + resume equivalence, divergence, a concurrent reader.
+// stop + resume equivalence, divergence, a concurrent reader, a run the store cannot close, and initial weights
+// that networks built on other threads do not disturb.
 #include <QtTest/QtTest>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
+
+#include <sqlite3.h>
 
 #include "core/common/errors.h"
 #include "core/io/tensor_file.h"
+#include "core/models/backbone.h"
+#include "core/models/generator_scope.h"
 #include "core/store/run_store.h"
 #include "core/services/run_config.h"
 #include "core/train/trainer.h"
@@ -45,6 +51,21 @@ TensorMap checkpointWeights(const std::string& path) {
   for (auto& [k, v] : all)
     if (k.rfind("model.", 0) == 0 || k.rfind("head.", 0) == 0) out[k] = v;
   return out;
+}
+
+/// Another connection that holds the store's write lock (BEGIN IMMEDIATE); resetting it closes the connection,
+/// which rolls back and lets the lock go.
+struct CloseConnection {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+using WriteLock = std::unique_ptr<sqlite3, CloseConnection>;
+
+WriteLock holdWriteLock(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  WriteLock lock(db);
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) lock.reset();
+  return lock;
 }
 
 }  // namespace
@@ -292,6 +313,97 @@ class TestTrain : public QObject {
     QVERIFY(reads > 5);
     QVERIFY(sawRunning > 0);
     QVERIFY(maxMetrics > 0);
+  }
+
+  void closingMeetsAWriteLock_data() {
+    QTest::addColumn<int>("releaseAfterMs");
+    QTest::newRow("lock released while the trainer retries") << 300;
+    QTest::newRow("lock held past every retry") << -1;
+  }
+  // A stop after epoch 0 whose closing write meets another connection's write lock, held longer than the busy
+  // timeout. Released while the trainer retries: the run is closed as stopped. Held past every retry: the
+  // outcome says why the run ended, then why it could not be closed; the run does not stay "running" under this
+  // live process, and this same process resumes it.
+  void closingMeetsAWriteLock() {
+    QFETCH(int, releaseAfterMs);
+    RunStoreOptions quick;
+    quick.busyTimeoutMs = 100;
+    RunStore store(m_db, quick);
+    StopFlag stop{false};
+    WriteLock lock;
+    std::thread releaser;
+    TrainerCallbacks cb;
+    cb.onEpoch = [&](const EpochProgress&) {
+      stop = true;
+      lock = holdWriteLock(m_db);
+      if (releaseAfterMs >= 0)
+        releaser = std::thread([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(releaseAfterMs));
+          lock.reset();
+        });
+    };
+    Trainer trainer(store, cb, &stop);
+    RunOutcome o = trainer.start(tinyConfig(m_data, true));
+    if (releaser.joinable()) releaser.join();
+    if (releaseAfterMs >= 0) {
+      QCOMPARE(QString::fromStdString(o.statusText()), QString("stopped"));
+      QVERIFY2(o.message.find("could not be closed") == std::string::npos, o.message.c_str());
+      QCOMPARE(QString::fromStdString(toString(store.getRun(o.runId)->status)), QString("stopped"));
+      return;
+    }
+    QVERIFY(lock != nullptr);
+    lock.reset();
+    qInfo("%s", o.message.c_str());
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("failed"));
+    QVERIFY2(o.message.rfind("stopped on request after epoch 0", 0) == 0, o.message.c_str());
+    const size_t closeAt = o.message.find("could not be closed");
+    QVERIFY2(closeAt != std::string::npos && o.message.find("finishRun", closeAt) != std::string::npos,
+             o.message.c_str());
+    QVERIFY2(o.message.find("will show as interrupted") != std::string::npos, o.message.c_str());
+
+    // Still marked running (nothing could be written), but its writer gave it up: resume proceeds.
+    QCOMPARE(QString::fromStdString(toString(store.getRun(o.runId)->status)), QString("running"));
+    Trainer resuming(store);
+    RunOutcome resumed = resuming.resume(o.runId);
+    QCOMPARE(QString::fromStdString(resumed.statusText()), QString("finished"));
+    auto rec = store.getRun(o.runId);
+    QCOMPARE(QString::fromStdString(toString(rec->status)), QString("finished"));
+    QCOMPARE(rec->epochsDone, 2);
+  }
+
+  // The student, teacher and review head are built in the trainer's seeded GeneratorScope: another thread that
+  // keeps building networks (as the studio's previews do, under GeneratorScope()) cannot interleave with those
+  // draws, so two runs of one config start from the same weights.
+  void initialWeightsIgnoreConcurrentBuilds() {
+    QVERIFY(m_teacherRun > 0);
+    RunStore store(m_db);
+    RunConfig c = tinyConfig(m_data, false);
+    c.teacher.run = m_teacherRun;
+    c.snapshotEvery = 0;
+    std::atomic<bool> done{false};
+    std::atomic<int> builds{0};
+    std::thread previews([&] {
+      while (!done) {
+        GeneratorScope borrowed;
+        createBackbone({"resnet8", 10, 1});
+        ++builds;
+      }
+    });
+    std::vector<TensorMap> weights;
+    for (int i = 0; i < 2; ++i) {
+      StopFlag stop{false};
+      TrainerCallbacks cb;
+      cb.onStep = [&](const StepProgress&) { stop = true; };  // the weights after one step show the initial ones
+      Trainer trainer(store, cb, &stop);
+      RunOutcome o = trainer.start(c);
+      QCOMPARE(QString::fromStdString(o.statusText()), QString("stopped"));
+      weights.push_back(checkpointWeights(store.checkpointPath(o.runId, CheckpointKind::Last)));
+    }
+    done = true;
+    previews.join();
+    QVERIFY(builds > 0);
+    QCOMPARE(weights[0].size(), weights[1].size());
+    for (const auto& [name, t] : weights[0]) QVERIFY2(torch::equal(t, weights[1].at(name)), name.c_str());
   }
 
   void missingTeacherRunIsInputError() {

@@ -16,19 +16,10 @@
 #include <set>
 
 #include "widgets/training_controller.h"
+#include "core/services/catalog.h"
 
 namespace rkd::gui {
 namespace {
-
-QString percent(const std::optional<double>& v) { return v ? QString::number(*v, 'f', 2) : QString(); }
-QString onOff(bool on) { return on ? QStringLiteral("on") : QStringLiteral("-"); }
-
-QString csvField(const QString& s) {
-  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n'))) return s;
-  QString q = s;
-  q.replace(QLatin1String("\""), QLatin1String("\"\""));
-  return QLatin1Char('"') + q + QLatin1Char('"');
-}
 
 bool writeText(const QString& path, const QString& text, QString* error) {
   QSaveFile f(path);
@@ -123,8 +114,9 @@ AblationPanel::AblationPanel(TrainingController* controller, QWidget* parent) : 
 }
 
 QStringList AblationPanel::headers() const {
-  return {tr("Row"), tr("Review"), tr("Residual"), tr("ABF"), tr("HCL"), tr("Run"), tr("Status"),
-          tr("Best top-1"), tr("Last top-1"), tr("vs alone"), tr("Paper")};
+  QStringList out;
+  for (const auto& h : rkd::services::ablationHeaders()) out << tr(h.c_str());
+  return out;
 }
 
 void AblationPanel::setMessage(const QString& text, bool error) {
@@ -138,7 +130,7 @@ void AblationPanel::buildGrid(const rkd::RunConfig& base) {
     return;
   }
   m_rows.clear();
-  for (auto& r : rkd::studio::ablationRows(base)) {
+  for (auto& r : rkd::services::ablationRows(base)) {
     RowState state;
     state.row = std::move(r);
     m_rows.push_back(std::move(state));
@@ -247,26 +239,12 @@ void AblationPanel::cancelQueue() {
   refreshQueue();
 }
 
+// The cells, the CSV and the Markdown come from the ablation study service, so the CLI prints the same table.
 QStringList AblationPanel::cells(int r) const {
-  const RowState& s = m_rows[static_cast<size_t>(r)];
-  const auto& c = s.row.config;
-  const bool reviewkd = c.method == "reviewkd";
-  std::optional<double> alone;
-  for (const auto& x : m_rows)
-    if (x.row.config.method == "student-alone") alone = x.best;
-  QString delta;
-  if (s.best && alone && c.method != "student-alone") delta = QString::asprintf("%+.2f", *s.best - *alone);
-  return {QString::fromStdString(s.row.label),
-          reviewkd ? onOff(c.review.review) : QString(),
-          reviewkd ? onOff(c.review.residual) : QString(),
-          reviewkd ? onOff(c.review.abf) : QString(),
-          reviewkd ? onOff(c.review.hcl) : QString(),
-          s.runId > 0 ? QString::number(s.runId) : QString(),
-          QString::fromStdString(s.status),
-          percent(s.best),
-          percent(s.last),
-          delta,
-          percent(s.row.published)};
+  const std::vector<std::vector<std::string>> all = rkd::services::ablationCells(m_rows);
+  QStringList out;
+  for (const auto& cell : all[static_cast<size_t>(r)]) out << QString::fromStdString(cell);
+  return out;
 }
 
 void AblationPanel::refreshTable() {
@@ -303,26 +281,10 @@ void AblationPanel::refreshQueue() {
   m_exportMd->setEnabled(rowCount() > 0);
 }
 
-QString AblationPanel::csv() const {
-  QStringList lines;
-  QStringList h;
-  for (const QString& x : headers()) h << csvField(x);
-  lines << h.join(QLatin1Char(','));
-  for (int r = 0; r < rowCount(); ++r) {
-    QStringList f;
-    for (const QString& x : cells(r)) f << csvField(x);
-    lines << f.join(QLatin1Char(','));
-  }
-  return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
-}
+QString AblationPanel::csv() const { return QString::fromStdString(rkd::services::ablationCsv(m_rows)); }
 
 QString AblationPanel::markdown() const {
-  QString out = QStringLiteral("Ablation of %1\n\n").arg(QString::fromStdString(m_pairText));
-  out += QStringLiteral("| ") + headers().join(QStringLiteral(" | ")) + QStringLiteral(" |\n|");
-  for (int c = 0; c < ColumnCount; ++c) out += c >= Best ? QStringLiteral("---:|") : QStringLiteral("---|");
-  out += QLatin1Char('\n');
-  for (int r = 0; r < rowCount(); ++r) out += QStringLiteral("| ") + cells(r).join(QStringLiteral(" | ")) + QStringLiteral(" |\n");
-  return out;
+  return QString::fromStdString(rkd::services::ablationMarkdown(m_pairText, m_rows));
 }
 
 bool AblationPanel::exportCsv(const QString& path) {

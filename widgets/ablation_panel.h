@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/studio/studio.h"
+#include "core/services/ablation_study.h"
 
 class QLabel;
 class QListWidget;
@@ -54,13 +54,7 @@ class AblationPanel : public QWidget {
   void queueFinished();
 
  private:
-  struct RowState {
-    rkd::studio::AblationRow row;
-    std::string status = "not run";
-    qint64 runId = 0;
-    std::optional<double> best;
-    std::optional<double> last;
-  };
+  using RowState = rkd::services::AblationResult;
   void startNext();
   void onJobFinished(const rkd::RunOutcome& outcome);
   void refreshTable();

@@ -33,11 +33,11 @@ constexpr double kMissing = -std::numeric_limits<double>::infinity();
 
 HistoryModel::HistoryModel(QObject* parent) : QAbstractTableModel(parent) {}
 
-void HistoryModel::setRows(std::vector<studio::HistoryRow> rows) {
+void HistoryModel::setRows(std::vector<services::HistoryRow> rows) {
   const bool sameRuns =
       rows.size() == m_rows.size() &&
       std::equal(rows.begin(), rows.end(), m_rows.begin(),
-                 [](const studio::HistoryRow& a, const studio::HistoryRow& b) { return a.run.id == b.run.id; });
+                 [](const services::HistoryRow& a, const services::HistoryRow& b) { return a.run.id == b.run.id; });
   if (sameRuns) {
     m_rows = std::move(rows);
     if (!m_rows.empty()) Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
@@ -48,7 +48,7 @@ void HistoryModel::setRows(std::vector<studio::HistoryRow> rows) {
   endResetModel();
 }
 
-const studio::HistoryRow& HistoryModel::row(int i) const { return m_rows.at(static_cast<size_t>(i)); }
+const services::HistoryRow& HistoryModel::row(int i) const { return m_rows.at(static_cast<size_t>(i)); }
 
 int64_t HistoryModel::runId(int row) const {
   if (row < 0 || row >= rowCount()) return 0;
@@ -59,6 +59,11 @@ int HistoryModel::rowOfRun(int64_t runId) const {
   for (size_t i = 0; i < m_rows.size(); ++i)
     if (m_rows[i].run.id == runId) return static_cast<int>(i);
   return -1;
+}
+
+const services::HistoryRow* HistoryModel::findRun(int64_t runId) const {
+  const int row = rowOfRun(runId);
+  return row < 0 ? nullptr : &m_rows[static_cast<size_t>(row)];
 }
 
 void HistoryModel::tickRunning() {
@@ -75,7 +80,7 @@ int HistoryModel::rowCount(const QModelIndex& parent) const {
 
 int HistoryModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
-double HistoryModel::secondsOf(const studio::HistoryRow& r) const {
+double HistoryModel::secondsOf(const services::HistoryRow& r) const {
   // A running run's duration grows with the clock; the stored value is from the last refresh.
   if (r.run.status == RunStatus::Running && !r.run.endedAt)
     return std::max<double>(0, static_cast<double>(nowUnixMs() - r.run.startedAt) / 1000.0);
@@ -102,7 +107,7 @@ QColor HistoryModel::statusColor(RunStatus status) {
 
 QVariant HistoryModel::data(const QModelIndex& index, int role) const {
   if (!index.isValid() || index.row() < 0 || index.row() >= rowCount()) return {};
-  const studio::HistoryRow& r = m_rows[static_cast<size_t>(index.row())];
+  const services::HistoryRow& r = m_rows[static_cast<size_t>(index.row())];
   const RunSummary& run = r.run;
   const int column = index.column();
 
@@ -264,7 +269,7 @@ void HistoryFilterModel::setTagFilter(const QString& tag) { updateFilter(m_tag, 
 bool HistoryFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
   const auto* model = qobject_cast<const HistoryModel*>(sourceModel());
   if (!model || sourceParent.isValid() || sourceRow < 0 || sourceRow >= model->rowCount()) return false;
-  const studio::HistoryRow& r = model->row(sourceRow);
+  const services::HistoryRow& r = model->row(sourceRow);
   if (!m_status.isEmpty() && qs(toString(r.run.status)) != m_status) return false;
   if (!m_pair.isEmpty() && qs(r.pair) != m_pair) return false;
   if (!m_tag.isEmpty() &&

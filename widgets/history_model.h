@@ -1,5 +1,5 @@
 #pragma once
-// The history table: one row per run of the store (studio::HistoryRow), and the proxy that filters and sorts it.
+// The history table: one row per run of the store (services::HistoryRow), and the proxy that filters and sorts it.
 #include <QAbstractTableModel>
 #include <QSortFilterProxyModel>
 #include <QString>
@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/studio/studio.h"
+#include "core/services/run_history.h"
 
 namespace rkd::gui {
 
-/// Rows = studio::HistoryRow, newest first as the store lists them. DisplayRole is formatted text; Qt::UserRole
+/// Rows = services::HistoryRow, newest first as the store lists them. DisplayRole is formatted text; Qt::UserRole
 /// is the sort key (numbers for numeric columns, so they sort numerically); RunIdRole is the run id on every
 /// column; the status column is coloured (ForegroundRole).
 class HistoryModel : public QAbstractTableModel {
@@ -26,12 +26,14 @@ class HistoryModel : public QAbstractTableModel {
 
   /// Replaces the rows. When the runs are the same (same ids in the same order) only the values change
   /// (dataChanged), so views keep their selection, current index and scroll position; otherwise the model resets.
-  void setRows(std::vector<studio::HistoryRow> rows);
-  const std::vector<studio::HistoryRow>& rows() const { return m_rows; }
-  const studio::HistoryRow& row(int i) const;
+  void setRows(std::vector<services::HistoryRow> rows);
+  const std::vector<services::HistoryRow>& rows() const { return m_rows; }
+  const services::HistoryRow& row(int i) const;
   int64_t runId(int row) const;
   /// The row of a run, -1 when absent.
   int rowOfRun(int64_t runId) const;
+  /// The run's row data, null when absent.
+  const services::HistoryRow* findRun(int64_t runId) const;
   /// Announces a new value of the Duration column of running runs (it is computed from the clock).
   void tickRunning();
 
@@ -46,9 +48,9 @@ class HistoryModel : public QAbstractTableModel {
   static QColor statusColor(RunStatus status);
 
  private:
-  double secondsOf(const studio::HistoryRow& r) const;
+  double secondsOf(const services::HistoryRow& r) const;
 
-  std::vector<studio::HistoryRow> m_rows;
+  std::vector<services::HistoryRow> m_rows;
 };
 
 /// Filters (free text, status, pair, tag) and sorts a HistoryModel: numeric columns by number, text columns

@@ -1,8 +1,9 @@
 #pragma once
 // The history panel: every run of the store in a filterable, sortable table; the selected runs' curves overlaid
 // and their config differences; tags, notes, delete, CSV export, details, "use as teacher" and resume.
+// It owns the store connection, the table and the selection, and composes its parts: RunOverlayView (curves),
+// ConfigDiffView (config diff), RunActions (what can be done to the selected runs) and HistoryStatusLine.
 #include <QList>
-#include <QPointer>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
@@ -10,11 +11,10 @@
 #include <memory>
 #include <vector>
 
-#include "core/store/run_store.h"
+#include "core/services/run_history.h"
 
 class QAction;
 class QComboBox;
-class QCPItemText;
 class QCustomPlot;
 class QDoubleSpinBox;
 class QLabel;
@@ -24,15 +24,15 @@ class QTableView;
 class QTableWidget;
 class QTimer;
 
-namespace rkd::studio {
-struct HistoryRow;
-}
-
 namespace rkd::gui {
 
+class ConfigDiffView;
 class HistoryModel;
 class HistoryFilterModel;
+class HistoryStatusLine;
+class RunActions;
 class RunDetailDialog;
+class RunOverlayView;
 
 class HistoryPanel : public QWidget {
   Q_OBJECT
@@ -45,6 +45,10 @@ class HistoryPanel : public QWidget {
   /// and refreshes. An empty path closes the store.
   void setStorePath(const QString& path);
   QString storePath() const;
+  /// The open store (shared with the experiment panel's run pickers); null when none could be opened.
+  std::shared_ptr<rkd::services::RunHistory> history() const { return m_store; }
+  /// Every tag of the store, as of the last refresh.
+  QStringList allTags() const { return m_allTags; }
 
   /// When false (tests): no dialogs at all; confirmations are accepted and messages only go to statusLabel().
   /// Message boxes are also only shown while the panel is visible.
@@ -58,32 +62,32 @@ class HistoryPanel : public QWidget {
   QComboBox* pairFilter() const { return m_pairFilter; }
   QComboBox* tagFilter() const { return m_tagFilter; }
   /// The selected runs' curves of overlayMetric() (x = epoch for epoch-level metrics, step for per-step ones).
-  QCustomPlot* overlayPlot() const { return m_overlayPlot; }
+  QCustomPlot* overlayPlot() const;
   /// The metric key to overlay: "test/top1" by default, "train/loss", "train/ce", "train/review", "lr", ...
-  QComboBox* overlayMetric() const { return m_overlayMetric; }
+  QComboBox* overlayMetric() const;
   /// Smoothing of per-step metrics in the overlay (exponential moving average weight, 0 = raw).
-  QDoubleSpinBox* overlaySmoothing() const { return m_smoothing; }
+  QDoubleSpinBox* overlaySmoothing() const;
   /// Config diff of the selected runs: one row per differing field (vertical header = dotted field path), one
   /// column per run (in selectedRunIds() order). The run name is left out (the column headers show it).
-  QTableWidget* diffTable() const { return m_diffTable; }
+  QTableWidget* diffTable() const;
   /// "3 runs differ in 4 fields" / "Select two or more runs to compare their configs".
-  QLabel* diffLabel() const { return m_diffLabel; }
+  QLabel* diffLabel() const;
   /// The last message (errors in red).
-  QLabel* statusLabel() const { return m_statusLabel; }
+  QLabel* statusLabel() const;
   /// "12 of 40 runs".
   QLabel* countLabel() const { return m_countLabel; }
 
   QAction* refreshAction() const { return m_refreshAction; }
   QAction* compareAction() const { return m_compareAction; }
-  QAction* tagsAction() const { return m_tagsAction; }
-  QAction* noteAction() const { return m_noteAction; }
-  QAction* deleteAction() const { return m_deleteAction; }
-  QAction* exportAction() const { return m_exportAction; }
-  QAction* weightsAction() const { return m_weightsAction; }
-  QAction* onnxAction() const { return m_onnxAction; }
-  QAction* detailsAction() const { return m_detailsAction; }
-  QAction* useAsTeacherAction() const { return m_useAsTeacherAction; }
-  QAction* resumeAction() const { return m_resumeAction; }
+  QAction* tagsAction() const;
+  QAction* noteAction() const;
+  QAction* deleteAction() const;
+  QAction* exportAction() const;
+  QAction* weightsAction() const;
+  QAction* onnxAction() const;
+  QAction* detailsAction() const;
+  QAction* useAsTeacherAction() const;
+  QAction* resumeAction() const;
 
   /// Selected runs, in the table's visible order.
   std::vector<int64_t> selectedRunIds() const;
@@ -133,32 +137,13 @@ class HistoryPanel : public QWidget {
   void updateActions();
   void updateFilterCombos();
   void updateCountLabel();
-  void updateMetricChoices();
-  void updateOverlay();
-  void updateDiff();
   void updateComparison();
-  void showContextMenu(const QPoint& pos);
-  void editTagsOfSelected();
-  void noteOnSelected();
-  void exportWithDialog();
-  void exportWeightsWithDialog();
-  void exportOnnxWithDialog();
-  void copyConfigOfSelected();
-  void requestUseAsTeacher();
-  void requestResume();
-  void openDetailOfSelected();
   void showComparison();
-  /// A message in the status line; an error is also shown in a message box when interactive and visible.
-  void showMessage(const QString& text, bool error = false, bool popup = true);
-  /// Runs `f`, turning store and user errors into a message; false when it threw.
-  template <typename F>
-  bool guarded(const QString& what, F&& f, bool popup = true);
-  const studio::HistoryRow* rowOfRun(int64_t id) const;
-  void closeDetailDialogs();
+  void showContextMenu(const QPoint& pos);
   /// Cheap fingerprint of the run list (ids, statuses, progress, results, names, tags).
   static size_t signatureOf(const std::vector<RunSummary>& runs);
 
-  std::unique_ptr<rkd::RunStore> m_store;
+  std::shared_ptr<rkd::services::RunHistory> m_store;
   QString m_storePath;
   bool m_interactive = true;
   bool m_restoring = false;
@@ -166,10 +151,11 @@ class HistoryPanel : public QWidget {
   size_t m_signature = 0;
   std::vector<int64_t> m_lastSelection;
   QStringList m_allTags;
-  QList<QPointer<RunDetailDialog>> m_dialogs;
 
   HistoryModel* m_model = nullptr;
   HistoryFilterModel* m_proxy = nullptr;
+  HistoryStatusLine* m_status = nullptr;
+  RunActions* m_actions = nullptr;
   QTableView* m_table = nullptr;
   QLineEdit* m_filterEdit = nullptr;
   QComboBox* m_statusFilter = nullptr;
@@ -177,27 +163,12 @@ class HistoryPanel : public QWidget {
   QComboBox* m_tagFilter = nullptr;
   QLabel* m_countLabel = nullptr;
   QSplitter* m_splitter = nullptr;
-  QCustomPlot* m_overlayPlot = nullptr;
-  QCPItemText* m_overlayHint = nullptr;
-  QComboBox* m_overlayMetric = nullptr;
-  QDoubleSpinBox* m_smoothing = nullptr;
-  QTableWidget* m_diffTable = nullptr;
-  QLabel* m_diffLabel = nullptr;
-  QLabel* m_statusLabel = nullptr;
+  RunOverlayView* m_overlay = nullptr;
+  ConfigDiffView* m_diff = nullptr;
   QTimer* m_pollTimer = nullptr;
 
   QAction* m_refreshAction = nullptr;
   QAction* m_compareAction = nullptr;
-  QAction* m_tagsAction = nullptr;
-  QAction* m_noteAction = nullptr;
-  QAction* m_deleteAction = nullptr;
-  QAction* m_exportAction = nullptr;
-  QAction* m_weightsAction = nullptr;
-  QAction* m_onnxAction = nullptr;
-  QAction* m_detailsAction = nullptr;
-  QAction* m_useAsTeacherAction = nullptr;
-  QAction* m_resumeAction = nullptr;
-  QAction* m_copyConfigAction = nullptr;
 };
 
 }  // namespace rkd::gui

@@ -13,7 +13,8 @@
 #include <QTabWidget>
 #include <QTimer>
 
-#include "core/common/version.h"
+#include "core/services/catalog.h"
+#include "core/services/version.h"
 #include "widgets/ablation_panel.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/feature_view.h"
@@ -112,7 +113,7 @@ void MainWindow::buildMenus() {
   run->addSeparator();
   run->addAction(tr("Run the &ablation of this pair"), this, [this] {
     m_tabs->setCurrentWidget(m_ablation);
-    m_ablation->runAblation(m_experiment->config());
+    Q_EMIT m_ablation->runAblationRequested();  // the same validated path as the panel's own button
   });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -153,7 +154,7 @@ void MainWindow::connectParts() {
     m_experiment->useTeacherRun(runId);
   });
   connect(m_experiment, &ExperimentPanel::configEdited, m_saveTimer, qOverload<>(&QTimer::start));
-  connect(m_experiment, &ExperimentPanel::datasetChecked, this, [this](const rkd::studio::DatasetReport& r) {
+  connect(m_experiment, &ExperimentPanel::datasetChecked, this, [this](const rkd::services::DatasetReport& r) {
     if (!r.ok) return;
     m_features->setTestSetSize(r.testImages);
     QStringList names;
@@ -240,7 +241,7 @@ void MainWindow::openStore(const QString& path) {
   m_storePath = path;
   m_controller->setStorePath(path);
   m_history->setStorePath(path);
-  m_experiment->setStorePath(path);
+  m_experiment->setHistory(m_history->history());
   m_storeLabel->setText(tr("Run store: %1").arg(path));
   m_settings->setValue(QStringLiteral("store/path"), path);
   updateTitle();

@@ -4,7 +4,8 @@
 #include <QMainWindow>
 #include <memory>
 
-#include "core/studio/studio.h"
+#include "core/services/inspect.h"
+#include "core/services/progress.h"
 
 class QLabel;
 class QSettings;

@@ -84,7 +84,7 @@ void fitAxes(QCustomPlot* plot) {
 
 }  // namespace
 
-RunDetailDialog::RunDetailDialog(rkd::RunStore& store, int64_t runId, QWidget* parent)
+RunDetailDialog::RunDetailDialog(rkd::services::RunHistory& store, int64_t runId, QWidget* parent)
     : QDialog(parent), m_store(store), m_runId(runId) {
   setModal(false);
   setSizeGripEnabled(true);
@@ -93,7 +93,7 @@ RunDetailDialog::RunDetailDialog(rkd::RunStore& store, int64_t runId, QWidget* p
   std::optional<RunRecord> run;
   QString error;
   try {
-    run = m_store.getRun(runId);
+    run = m_store.run(runId);
     if (!run) error = QStringLiteral("Run #%1 is not in the store %2 (it may have been deleted).").arg(runId).arg(qs(m_store.path()));
   } catch (const UserError& e) {
     error = qs(e.full());
@@ -324,7 +324,7 @@ QWidget* RunDetailDialog::buildCheckpointTab() {
   layout->addWidget(m_checkpointTable, 1);
   std::vector<CheckpointRecord> checkpoints;
   try {
-    checkpoints = m_store.listCheckpoints(m_runId);
+    checkpoints = m_store.checkpoints(m_runId);
   } catch (const UserError& e) {
     showError(qs(e.full()));
   }

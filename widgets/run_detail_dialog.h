@@ -4,7 +4,7 @@
 #include <functional>
 #include <cstdint>
 
-#include "core/store/run_store.h"
+#include "core/services/run_history.h"
 
 class QCustomPlot;
 class QLabel;
@@ -22,7 +22,7 @@ class RunDetailDialog : public QDialog {
   Q_OBJECT
 
  public:
-  RunDetailDialog(rkd::RunStore& store, int64_t runId, QWidget* parent);
+  RunDetailDialog(rkd::services::RunHistory& store, int64_t runId, QWidget* parent);
 
   int64_t runId() const { return m_runId; }
   QTabWidget* tabs() const { return m_tabs; }
@@ -60,7 +60,7 @@ class RunDetailDialog : public QDialog {
   /// Runs one store edit; a store error is shown, the notes and tags are reloaded, runChanged when it changed.
   bool editStore(const std::function<bool()>& edit);
 
-  rkd::RunStore& m_store;
+  rkd::services::RunHistory& m_store;
   int64_t m_runId = 0;
   QTabWidget* m_tabs = nullptr;
   QLabel* m_header = nullptr;

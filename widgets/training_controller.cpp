@@ -17,7 +17,7 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent) {
   connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
   m_thread.start();
   // Engine log messages (any thread) reach the log pane through the same coalesced delivery.
-  m_logSubscription = rkd::studio::subscribeLog([this](const rkd::studio::LogLine& line) {
+  m_logSubscription = rkd::services::subscribeLog([this](const rkd::services::LogLine& line) {
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       m_pending.logs.emplace_back(QString::fromStdString(line.level),
@@ -29,10 +29,12 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent) {
 }
 
 TrainingController::~TrainingController() {
-  m_logSubscription.reset();
   if (m_session) m_session->requestStop();
   m_thread.quit();
   m_thread.wait();
+  // Last: the engine's log sinks are behind a locked distributing sink, so this returns only once no thread is
+  // inside our callback, and no message reaches it afterwards.
+  m_logSubscription.reset();
 }
 
 void TrainingController::setStorePath(const QString& path) { m_storePath = path; }
@@ -81,7 +83,7 @@ void TrainingController::deliver() {
 
 bool TrainingController::launch(Job job) {
   if (m_busy) return false;
-  m_session = std::make_shared<rkd::studio::TrainingSession>(m_storePath.toStdString());
+  m_session = std::make_shared<rkd::services::TrainingService>(m_storePath.toStdString());
   m_busy = true;
   m_currentRun = 0;
   m_lastAnnouncedRun = 0;
@@ -145,11 +147,11 @@ void TrainingController::onJobDone(const rkd::RunOutcome& outcome) {
 }
 
 bool TrainingController::start(const rkd::RunConfig& config) {
-  return launch([config](rkd::studio::TrainingSession& s, const rkd::TrainerCallbacks& c) { return s.start(config, c); });
+  return launch([config](rkd::services::TrainingService& s, const rkd::TrainerCallbacks& c) { return s.start(config, c); });
 }
 
 bool TrainingController::resume(qint64 runId, qint64 epochs) {
-  return launch([runId, epochs](rkd::studio::TrainingSession& s, const rkd::TrainerCallbacks& c) {
+  return launch([runId, epochs](rkd::services::TrainingService& s, const rkd::TrainerCallbacks& c) {
     return s.resume(runId, epochs, c);
   });
 }

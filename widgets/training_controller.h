@@ -12,7 +12,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/studio/studio.h"
+#include "core/services/log.h"
+#include "core/services/training_service.h"
 #include "widgets/metatypes.h"
 
 namespace rkd::gui {
@@ -57,7 +58,7 @@ class TrainingController : public QObject {
   void jobFinished(const rkd::RunOutcome& outcome);
 
  private:
-  using Job = std::function<rkd::RunOutcome(rkd::studio::TrainingSession&, const rkd::TrainerCallbacks&)>;
+  using Job = std::function<rkd::RunOutcome(rkd::services::TrainingService&, const rkd::TrainerCallbacks&)>;
   bool launch(Job job);
   void post();
   void deliver();
@@ -82,7 +83,7 @@ class TrainingController : public QObject {
   QThread m_thread;
   QObject* m_worker = nullptr;  // lives on m_thread (jobs are invoked on it), deleted when the thread finishes
   QTimer m_timer;
-  std::shared_ptr<rkd::studio::TrainingSession> m_session;
+  std::shared_ptr<rkd::services::TrainingService> m_session;
   std::shared_ptr<void> m_logSubscription;
   bool m_busy = false;
   qint64 m_currentRun = 0;

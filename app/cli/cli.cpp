@@ -6,22 +6,17 @@
 #include "app/cli/commands.h"
 #include "core/common/errors.h"
 #include "core/common/logging.h"
-#include "core/common/version.h"
-#include "core/train/device.h"
-#include "core/store/run_store.h"
+#include "core/services/run_history.h"
+#include "core/services/training_service.h"
 
 namespace rkd::cli {
 
-std::string GlobalOptions::storePath() const {
-  if (!db.empty()) return db;
-  if (const char* env = std::getenv("REVIEWKD_DB"); env && *env) return env;
-  return RunStore::defaultPath();
-}
+std::string GlobalOptions::storePath() const { return services::resolveStorePath(db); }
 
 int run(int argc, char** argv) {
   CLI::App app{"reviewkd: knowledge-review distillation (ReviewKD, CVPR 2021) from the command line"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "reviewkd " + buildVersion() + " (LibTorch " + torchVersion() + ")");
+  app.set_version_flag("--version", services::versionText("reviewkd"));
   GlobalOptions global;
   app.add_option("--log-level", global.logLevel, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

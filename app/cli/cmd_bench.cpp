@@ -5,6 +5,7 @@
 
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
+#include "core/services/catalog.h"
 #include "core/train/device.h"
 #include "core/train/threads.h"
 #include "core/services/run_config.h"

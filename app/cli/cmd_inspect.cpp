@@ -5,7 +5,7 @@
 
 #include "app/cli/commands.h"
 #include "core/common/errors.h"
-#include "core/studio/studio.h"
+#include "core/services/inspect.h"
 
 namespace rkd::cli {
 namespace {
@@ -30,7 +30,7 @@ void addInspectCommand(CLI::App& app, Command& command) {
       ->check(CLI::Range(1, 3));
   sub->callback([&command, a] {
     command.action = [a] {
-      const studio::CheckpointSummary s = studio::summarizeCheckpoint(a->file);
+      const services::CheckpointSummary s = services::summarizeCheckpoint(a->file);
       if (!s.readable) throw InputError(s.error);
       std::printf("file:       %s\n", a->file.c_str());
       std::printf("format:     %s\n", s.format.c_str());
@@ -46,12 +46,12 @@ void addInspectCommand(CLI::App& app, Command& command) {
         for (const auto& f : s.fits) std::printf("closest:    %s\n", f.c_str());
       }
       if (!a->arch.empty()) {
-        studio::DataShape shape;
+        services::DataShape shape;
         shape.classes = a->classes > 0 ? a->classes : (s.fitClasses > 0 ? s.fitClasses : 100);
         shape.channels = a->channels > 0 ? a->channels : (s.fitChannels > 0 ? s.fitChannels : 3);
         shape.height = shape.width = 32;
-        const studio::ImportReport r =
-            studio::inspectCheckpoint(a->file, a->arch, shape, a->channels > 0 ? std::to_string(a->channels) : "auto");
+        const services::ImportReport r =
+            services::inspectCheckpoint(a->file, a->arch, shape, a->channels > 0 ? std::to_string(a->channels) : "auto");
         std::printf("\nagainst %s (%lld classes, %lld input channels):\n%s\n", a->arch.c_str(),
                     static_cast<long long>(shape.classes), static_cast<long long>(r.channels), r.describe().c_str());
         return r.complete() ? kSuccess : kBadInput;

@@ -7,8 +7,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
-#include "core/store/run_store.h"
-#include "core/studio/studio.h"
+#include "core/services/run_history.h"
 
 namespace rkd::cli {
 namespace {
@@ -64,8 +63,8 @@ std::string opCountsText(const std::map<std::string, int64_t>& counts) {
   return s;
 }
 
-RunRecord requireRun(RunStore& store, int64_t id) {
-  auto r = store.getRun(id);
+RunRecord requireRun(services::RunHistory& store, int64_t id) {
+  auto r = store.run(id);
   if (!r) throw InputError("run " + std::to_string(id) + " does not exist in " + store.path(), "see: reviewkd runs list");
   return *r;
 }
@@ -86,7 +85,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   list->add_option("--limit", a->limit, "at most this many")->check(CLI::NonNegativeNumber);
   list->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       RunFilter f;
       f.text = a->text;
       if (!a->status.empty()) f.status = runStatusFromString(a->status);
@@ -95,7 +94,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
       f.teacherArch = a->teacher;
       f.studentArch = a->student;
       f.limit = a->limit;
-      auto rows = store.listRuns(f);
+      auto rows = store.list(f);
       std::printf("%5s  %-34s %-24s %-13s %-11s %7s %7s %6s %-8s %-16s %s\n", "id", "name", "teacher -> student",
                   "method", "status", "best", "last", "epochs", "device", "started", "tags");
       for (const auto& r : rows) {
@@ -116,7 +115,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   show->add_option("run", a->run, "run id")->required();
   show->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       RunRecord r = requireRun(store, a->run);
       std::printf("run %lld: %s\n", static_cast<long long>(r.id), r.name.c_str());
       std::printf("  kind %s, method %s, status %s%s\n", toString(r.kind).c_str(), r.method.c_str(),
@@ -142,7 +141,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
         for (const auto& c : classes) std::printf(" %s %.1f;", c.className.c_str(), c.accuracy);
         std::printf("\n");
       }
-      for (const auto& c : store.listCheckpoints(r.id))
+      for (const auto& c : store.checkpoints(r.id))
         std::printf("  checkpoint %-5s epoch %d: %s\n", toString(c.kind).c_str(), c.epoch + 1, c.path.c_str());
       auto tags = store.tags(r.id);
       if (!tags.empty()) {
@@ -161,12 +160,12 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   exp->add_option("runs", a->runs, "run ids")->required();
   exp->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       for (int64_t id : a->runs) requireRun(store, id);
       if (a->csv == "-")
-        store.exportCsv(a->runs, std::cout);
+        store.writeCsv(a->runs, std::cout);
       else {
-        store.exportCsv(a->runs, a->csv);
+        store.writeCsv(a->runs, a->csv);
         std::printf("wrote %s\n", a->csv.c_str());
       }
       return kSuccess;
@@ -180,8 +179,8 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   weights->add_flag("--last", a->last, "the last checkpoint instead of the best");
   weights->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
-      const studio::WeightsExport e = studio::exportWeights(store, a->run, a->weightsFile, !a->last);
+      services::RunHistory store(global.storePath());
+      const services::WeightsExport e = store.exportWeights(a->run, a->weightsFile, !a->last);
       if (!e.ok) {
         std::fprintf(stderr, "error: %s\n", e.error.c_str());
         return kBadInput;
@@ -201,8 +200,8 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   onnx->callback([&command, &global, a] {
     command.action = [&global, a] {
       const int64_t batch = onnxBatch(a->batch);
-      RunStore store(global.storePath());
-      const studio::OnnxExport e = studio::exportRunOnnx(store, a->run, a->weightsFile, !a->last, batch);
+      services::RunHistory store(global.storePath());
+      const services::OnnxExport e = store.exportOnnx(a->run, a->weightsFile, !a->last, batch);
       if (!e.ok) {
         std::fprintf(stderr, "error: exporting run %lld to %s: %s\n", static_cast<long long>(a->run),
                      a->weightsFile.c_str(), e.error.c_str());
@@ -223,7 +222,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   del->add_flag("--yes", a->yes, "do not ask");
   del->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       RunRecord r = requireRun(store, a->run);
       if (!a->yes) {
         std::printf("delete run %lld (%s)? [y/N] ", static_cast<long long>(r.id), r.name.c_str());
@@ -246,7 +245,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   tag->add_flag("--remove", a->remove, "remove the tag instead");
   tag->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       requireRun(store, a->run);
       if (a->remove) {
         if (!store.removeTag(a->run, a->tagValue))
@@ -263,7 +262,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   note->add_option("text", a->note, "note text")->required();
   note->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
+      services::RunHistory store(global.storePath());
       requireRun(store, a->run);
       store.addNote(a->run, a->note);
       return kSuccess;

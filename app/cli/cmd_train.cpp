@@ -7,18 +7,19 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
-#include "core/store/run_store.h"
-#include "core/studio/studio.h"
+#include "core/services/ablation_study.h"
+#include "core/services/catalog.h"
 #include "core/services/run_config.h"
-#include "core/train/trainer.h"
+#include "core/services/training_service.h"
 
 namespace rkd::cli {
 namespace {
 
-StopFlag g_stop{false};
+// The service a Ctrl-C stops: the step in flight finishes, a checkpoint is written, the run ends "stopped".
+services::TrainingService* g_service = nullptr;
 
 extern "C" void onInterrupt(int) {
-  g_stop.store(true);
+  if (g_service) g_service->requestStop();
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
@@ -34,31 +35,32 @@ struct TrainArgs {
 
 int exitCodeFor(const RunOutcome& o) {
   if (o.status == RunStatus::Finished) return kSuccess;
+  if (o.badInput) {
+    std::fprintf(stderr, "error: %s\n", o.message.c_str());
+    return kBadInput;
+  }
   std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(), o.message.c_str());
   return kRunFailed;
 }
 
-RunOutcome runWithProgress(RunStore& store, const std::function<RunOutcome(Trainer&)>& body) {
+// One blocking service call, with the progress printer as its callbacks and Ctrl-C as its stop.
+RunOutcome runWithProgress(services::TrainingService& service,
+                           const std::function<RunOutcome(const TrainerCallbacks&)>& body) {
   ProgressPrinter printer;
-  g_stop.store(false);
+  service.clearStop();
+  g_service = &service;
   auto previous = std::signal(SIGINT, onInterrupt);
-  Trainer trainer(store, printer.callbacks(), &g_stop);
-  RunOutcome o;
-  try {
-    o = body(trainer);
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    throw;
-  }
+  const RunOutcome o = body(printer.callbacks());  // service calls never throw
   std::signal(SIGINT, previous);
-  std::printf("run %lld %s: best top-1 %.2f, last top-1 %.2f, %d epochs, %s\n", static_cast<long long>(o.runId),
-              o.statusText().c_str(), o.bestTop1, o.lastTop1, o.epochsDone, formatDuration(o.seconds).c_str());
+  g_service = nullptr;
+  if (o.runId > 0)
+    std::printf("run %lld %s: best top-1 %.2f, last top-1 %.2f, %d epochs, %s\n", static_cast<long long>(o.runId),
+                o.statusText().c_str(), o.bestTop1, o.lastTop1, o.epochsDone, formatDuration(o.seconds).c_str());
   return o;
 }
 
-// A student config needs a teacher: the one given, else the preset's teacher (reused or trained now).
-bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, const TrainArgs& a) {
-  if (student.kind == "teacher" || student.method == "student-alone") return true;
+// --teacher-run / --teacher-checkpoint name the teacher explicitly (the config's own teacher fields otherwise).
+void applyTeacherArgs(RunConfig& student, const TrainArgs& a) {
   if (a.teacherRun > 0) {
     student.teacher.run = a.teacherRun;
     student.teacher.checkpoint.clear();
@@ -66,38 +68,14 @@ bool ensureTeacher(RunStore& store, RunConfig& student, const Preset* preset, co
     student.teacher.checkpoint = a.teacherCheckpoint;
     student.teacher.run = 0;
   }
-  if (student.teacher.run > 0 || !student.teacher.checkpoint.empty()) return true;
-  if (!preset)
-    throw InputError("the config names no teacher (teacher.run or teacher.checkpoint)",
-                     "add --teacher-run ID (reviewkd runs list --kind teacher) or --teacher-checkpoint FILE");
-  RunConfig teacher = preset->teacher;
-  // Data and device choices of the student apply to its teacher too.
-  teacher.data.kind = student.data.kind;
-  teacher.data.path = student.data.path;
-  teacher.data.channels = student.data.channels;
-  teacher.device = student.device;
-  teacher.threads = student.threads;
-  if (auto id = studio::findFinishedTeacher(store, teacher)) {
-    std::printf("teacher: reusing finished run %lld (%s)\n", static_cast<long long>(*id), teacher.summary().c_str());
-    student.teacher.run = *id;
-    return true;
-  }
-  std::printf("teacher: no finished run of this preset's teacher yet; training it first (%s)\n",
-              teacher.summary().c_str());
-  RunOutcome o = runWithProgress(store, [&](Trainer& t) { return t.start(teacher); });
-  if (o.status != RunStatus::Finished) return exitCodeFor(o) == kSuccess;
-  student.teacher.run = o.runId;
-  return true;
 }
 
-RunConfig configFrom(const TrainArgs& a, bool teacherRun, const Preset** presetOut) {
+RunConfig configFrom(const TrainArgs& a, bool teacherRun) {
   RunConfig c;
-  *presetOut = nullptr;
   if (!a.config.empty()) {
     c = loadRunConfig(a.config);
   } else {
     const Preset& p = findPreset(a.preset);
-    *presetOut = &p;
     c = teacherRun ? p.teacher : p.student;
   }
   if (!a.overrides.empty()) c = applyOverrides(c, a.overrides);
@@ -114,41 +92,6 @@ void addSourceOptions(CLI::App* sub, TrainArgs& a) {
       ->allow_extra_args(false);
 }
 
-void printAblation(const RunConfig& base, const std::vector<std::pair<std::string, RunOutcome>>& rows,
-                   const std::vector<std::pair<std::string, RunConfig>>& grid, double seconds) {
-  auto published = publishedNumbers(base.teacher.arch, base.student);
-  double alone = 0;
-  for (const auto& [label, o] : rows)
-    if (label == "student alone") alone = o.bestTop1;
-  std::printf("\nablation: %s -> %s on %s (%s)\n", base.teacher.arch.c_str(), base.student.c_str(),
-              base.data.kind.c_str(), formatDuration(seconds).c_str());
-  std::printf("| %-26s | run | status   | best top-1 | last top-1 | vs alone |%s\n", "row",
-              published ? " paper (CIFAR-100) |" : "");
-  std::printf("|%s|-----|----------|------------|------------|----------|%s\n", std::string(28, '-').c_str(),
-              published ? "-------------------|" : "");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& [label, o] = rows[i];
-    std::string paper;
-    if (published) {
-      const RunConfig& c = grid[i].second;
-      double v = -1;
-      if (c.method == "student-alone") v = published->student;
-      else if (c.method == "kd") v = published->kd;
-      else
-        for (const auto& [sw, top1] : published->ablation)
-          if (sw == std::vector<bool>{c.review.review, c.review.residual, c.review.abf, c.review.hcl}) v = top1;
-      if (v < 0 && c.method == "reviewkd" && c.review.review && c.review.residual && c.review.abf && c.review.hcl)
-        v = published->reviewkd;
-      char buf[32];
-      std::snprintf(buf, sizeof buf, " %17s |", v < 0 ? "-" : std::to_string(v).substr(0, 5).c_str());
-      paper = buf;
-    }
-    std::printf("| %-26s | %3lld | %-8s | %10.2f | %10.2f | %+8.2f |%s\n", label.c_str(),
-                static_cast<long long>(o.runId), o.statusText().c_str(), o.bestTop1, o.lastTop1, o.bestTop1 - alone,
-                paper.c_str());
-  }
-}
-
 }  // namespace
 
 void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& global) {
@@ -162,11 +105,10 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
   train->callback([&command, &global, a, train] {
     if (a->config.empty() && a->preset.empty()) throw CLI::ValidationError("train", "give --config FILE or --preset NAME");
     command.action = [&global, a] {
-      const Preset* preset = nullptr;
-      RunConfig c = configFrom(*a, false, &preset);
-      RunStore store(global.storePath());
-      if (!ensureTeacher(store, c, preset, *a)) return kRunFailed;
-      return exitCodeFor(runWithProgress(store, [&](Trainer& t) { return t.start(c); }));
+      RunConfig c = configFrom(*a, false);
+      applyTeacherArgs(c, *a);
+      services::TrainingService service(global.storePath());
+      return exitCodeFor(runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(c, cb); }));
     };
   });
 
@@ -175,10 +117,9 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
   teacher->callback([&command, &global, a] {
     if (a->config.empty() && a->preset.empty()) throw CLI::ValidationError("teacher", "give --config FILE or --preset NAME");
     command.action = [&global, a] {
-      const Preset* preset = nullptr;
-      RunConfig c = configFrom(*a, true, &preset);
-      RunStore store(global.storePath());
-      return exitCodeFor(runWithProgress(store, [&](Trainer& t) { return t.start(c); }));
+      RunConfig c = configFrom(*a, true);
+      services::TrainingService service(global.storePath());
+      return exitCodeFor(runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(c, cb); }));
     };
   });
 
@@ -187,8 +128,9 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
   resume->add_option("--epochs", a->epochs, "new total epoch count (to extend a run)")->check(CLI::PositiveNumber);
   resume->callback([&command, &global, a] {
     command.action = [&global, a] {
-      RunStore store(global.storePath());
-      return exitCodeFor(runWithProgress(store, [&](Trainer& t) { return t.resume(a->resumeRun, a->epochs); }));
+      services::TrainingService service(global.storePath());
+      return exitCodeFor(runWithProgress(
+          service, [&](const TrainerCallbacks& cb) { return service.resume(a->resumeRun, a->epochs, cb); }));
     };
   });
 
@@ -200,22 +142,37 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
   ablation->callback([&command, &global, a] {
     command.action = [&global, a] {
       const auto start = std::chrono::steady_clock::now();
-      const Preset* preset = nullptr;
-      RunConfig base = configFrom(*a, false, &preset);
-      RunStore store(global.storePath());
-      if (!ensureTeacher(store, base, preset, *a)) return kRunFailed;
-      auto grid = ablationGrid(base);
-      std::vector<std::pair<std::string, RunOutcome>> rows;
+      RunConfig base = configFrom(*a, false);
+      applyTeacherArgs(base, *a);
+      services::TrainingService service(global.storePath());
+      // One teacher for every row, resolved (and trained, when needed) before the first row.
+      std::optional<RunOutcome> teacherStopped;
+      runWithProgress(service, [&](const TrainerCallbacks& cb) {
+        teacherStopped = service.provideTeacher(base, cb);
+        return teacherStopped ? *teacherStopped : RunOutcome{};
+      });
+      if (teacherStopped) return exitCodeFor(*teacherStopped);
+      std::vector<services::AblationResult> results;
+      for (auto& row : services::ablationRows(base)) results.push_back({row});
       int failed = 0;
-      for (size_t i = 0; i < grid.size(); ++i) {
-        std::printf("\n[%zu/%zu] %s: %s\n", i + 1, grid.size(), grid[i].first.c_str(), grid[i].second.summary().c_str());
-        RunOutcome o = runWithProgress(store, [&](Trainer& t) { return t.start(grid[i].second); });
-        rows.emplace_back(grid[i].first, o);
+      for (size_t i = 0; i < results.size(); ++i) {
+        const services::AblationRow& row = results[i].row;
+        std::printf("\n[%zu/%zu] %s: %s\n", i + 1, results.size(), row.label.c_str(), row.config.summary().c_str());
+        const RunOutcome o =
+            runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(row.config, cb); });
+        results[i].runId = o.runId;
+        results[i].status = o.statusText();
+        if (o.runId > 0) {
+          results[i].best = o.bestTop1;
+          results[i].last = o.lastTop1;
+        }
         if (o.status != RunStatus::Finished) ++failed;
         if (o.status == RunStatus::Stopped) break;
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      printAblation(base, rows, grid, seconds);
+      std::printf("\n%s(%s on %s, %s)\n",
+                  services::ablationMarkdown(base.teacher.arch + " -> " + base.student, results).c_str(),
+                  base.teacher.arch.c_str(), base.data.kind.c_str(), formatDuration(seconds).c_str());
       return failed == 0 ? kSuccess : kRunFailed;
     };
   });

@@ -18,7 +18,7 @@ struct Command {
 struct GlobalOptions {
   std::string logLevel = "warn";
   std::string db;  ///< run store path; empty = the XDG default
-  /// The run store to open: --db, else $REVIEWKD_DB, else RunStore::defaultPath().
+  /// The run store to open: --db, else $REVIEWKD_DB, else the XDG default (services::resolveStorePath).
   std::string storePath() const;
 };
 

@@ -1,9 +1,9 @@
 #include "core/common/logging.h"
 
-#include <algorithm>
 #include <mutex>
 #include <vector>
 
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -12,9 +12,13 @@
 namespace rkd {
 namespace {
 
+// Every logger has the same two sinks for its whole life: stderr and one distributing sink. Sinks added later
+// (the studio's log pane) go into the distributing sink, which locks its own list, so adding or removing one
+// while another thread logs is safe; a logger's own sink vector is never touched after it is created.
 struct Registry {
   std::mutex mutex;
   std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks;
+  std::shared_ptr<spdlog::sinks::dist_sink_mt> extra = std::make_shared<spdlog::sinks::dist_sink_mt>();
   std::vector<std::shared_ptr<spdlog::logger>> loggers;
   spdlog::level::level_enum level = spdlog::level::warn;
   bool initialised = false;
@@ -32,6 +36,7 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   std::lock_guard<std::mutex> lock(r.mutex);
   if (!r.initialised) {
     r.sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    r.sinks.push_back(r.extra);
     r.initialised = true;
   }
   for (auto& l : r.loggers)
@@ -42,22 +47,9 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   return l;
 }
 
-void addLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) {
-  auto& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.sinks.push_back(sink);
-  for (auto& l : r.loggers) l->sinks().push_back(sink);
-}
+void addLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) { registry().extra->add_sink(sink); }
 
-void removeLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) {
-  auto& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.sinks.erase(std::remove(r.sinks.begin(), r.sinks.end(), sink), r.sinks.end());
-  for (auto& l : r.loggers) {
-    auto& s = l->sinks();
-    s.erase(std::remove(s.begin(), s.end(), sink), s.end());
-  }
-}
+void removeLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) { registry().extra->remove_sink(sink); }
 
 void setLogLevel(const std::string& level) {
   auto lvl = spdlog::level::from_str(level);

@@ -92,6 +92,9 @@ struct RunOutcome {
   double bestTop1 = 0;
   double lastTop1 = 0;
   double seconds = 0;
+  /// The run never started because the input was wrong (a config field, a file, a name): the message says
+  /// which and what to do. The CLI exits with 2 for these, 1 for runs that failed while training.
+  bool badInput = false;
   bool ok() const { return status == RunStatus::Finished || status == RunStatus::Stopped; }
   /// "finished", "stopped", ...
   std::string statusText() const { return toString(status); }

@@ -98,30 +98,17 @@ RunConfig loadRunConfig(const std::string& path);
 /// parsed as JSON when it is valid JSON, else taken as a string. Unknown keys are errors listing the keys.
 RunConfig applyOverrides(const RunConfig& config, const std::vector<std::string>& overrides);
 
-/// Published pairs (spec section 7) and the quick CPU demo.
-struct Preset {
-  std::string name;         ///< e.g. "resnet56-resnet20", "quick"
-  std::string description;
-  RunConfig teacher;        ///< how to train the teacher of this preset
-  RunConfig student;        ///< the ReviewKD student run (all switches on)
+/// One key of the config JSON as the field table (run_config_fields.cpp) declares it: the one list of names the
+/// writer, the strict reader, --set and the validation messages share.
+struct ConfigKey {
+  std::string path;      ///< dotted, e.g. "optim.lr"; a section is a key too ("optim")
+  std::string expected;  ///< what the reader accepts, in the messages' words: "an integer", ..., "an object"
+  /// A valid value other than the default, as typed after --set; all examples together pass validate().
+  /// Empty for sections.
+  std::string example;
+  bool section = false;
 };
-const std::vector<Preset>& presets();
-/// Throws InputError listing the preset names when unknown.
-const Preset& findPreset(const std::string& name);
-
-/// The paper's CIFAR-100 numbers for a published pair (spec sections 6-7), empty when the pair is not published.
-struct PublishedNumbers {
-  double teacher = 0, student = 0, kd = 0, crd = 0, reviewkd = 0;
-  /// Ablation rows (review, residual, abf, hcl) -> top-1; only resnet56 -> resnet20 has them.
-  std::vector<std::pair<std::vector<bool>, double>> ablation;
-};
-std::optional<PublishedNumbers> publishedNumbers(const std::string& teacher, const std::string& student);
-
-/// The review loss weight the reference scripts use for a pair; 5.0 (the spec's sane start) when unknown.
-double referenceReviewWeight(const std::string& teacher, const std::string& student);
-
-/// The eight rows of the ablation study for one preset's student config: student alone, Hinton KD, and the
-/// six switch rows of spec section 6 (same-level only ... full method), each with a short label.
-std::vector<std::pair<std::string, RunConfig>> ablationGrid(const RunConfig& reviewStudent);
+/// Every key of RunConfig's JSON in table order, each section followed by its fields.
+std::vector<ConfigKey> configKeys();
 
 }  // namespace rkd

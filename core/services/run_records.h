@@ -59,6 +59,17 @@ struct RunRecord {
   std::string buildVersion;          ///< empty = rkd::buildVersion() at createRun
 };
 
+/// The few configuration fields the history table shows (its pair, switches, summary and epoch count), read by
+/// the run list's own query with SQLite's json_extract: listing runs parses no JSON. `valid` is false when the
+/// stored config lacks them (a foreign or damaged row).
+struct ConfigDigest {
+  bool valid = false;
+  std::string kind, method, student, teacherArch;
+  bool review = true, residual = true, abf = true, hcl = true;
+  double reviewWeight = 0, kdWeight = 0, kdTemperature = 0;
+  int64_t epochs = 0;
+};
+
 /// The columns a run list shows, plus its tags.
 struct RunSummary {
   int64_t id = 0;
@@ -78,6 +89,7 @@ struct RunSummary {
   int epochsDone = 0;
   std::string message;
   std::vector<std::string> tags;  ///< sorted
+  ConfigDigest config;            ///< the config fields the history table needs
 };
 
 /// Filter for listRuns; empty / unset fields match everything, set fields must all match.

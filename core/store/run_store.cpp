@@ -1,201 +1,26 @@
+// The run store's records: runs, metrics, class accuracy, checkpoints, tags and notes, and their queries. Opening
+// and the schema are in store_schema.cpp, writer liveness and recovery in writer_liveness.cpp, MetricWriter in
+// metric_writer.cpp.
 #include "core/store/run_store.h"
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <variant>
 
-#include <pwd.h>
-#include <signal.h>
-#include <sys/types.h>
 #include <unistd.h>
 
-#include "core/common/logging.h"
 #include "core/common/version.h"
-#include "core/store/sqlite_statement.h"
+#include "core/store/store_internal.h"
 
 namespace rkd {
 
-namespace fs = std::filesystem;
-using store_detail::Statement;
-using store_detail::throwSqlite;
-using store_detail::Transaction;
-
-namespace {
+namespace store_detail {
 
 std::shared_ptr<spdlog::logger> storeLog() { return logger("core.store"); }
-
-// ---- schema ----------------------------------------------------------------------------------------------
-
-/// One step of the schema. Migrations run in order, each at most once, all pending ones in one transaction;
-/// never edit a released migration, append a new one.
-struct Migration {
-  int version;
-  const char* description;
-  const char* sql;
-};
-
-// Version 1. Notes on choices:
-// - timestamps are INTEGER Unix milliseconds (UTC);
-// - metrics hold per-step and epoch-level values in one table, epoch-level rows have step = -1 (kEpochStep);
-//   value NULL means NaN (SQLite cannot store NaN);
-// - teacher_run is SET NULL when the teacher run is deleted, everything else owned by a run CASCADEs;
-// - writer_token is "<boot id>:<process start ticks>" of the writer, so a pid reused after a crash or reboot
-//   is not mistaken for the live writer; updated_at is the writer's heartbeat (every write touches it).
-const char* const kSchemaV1 = R"sql(
-CREATE TABLE runs (
-  id            INTEGER PRIMARY KEY AUTOINCREMENT,
-  name          TEXT    NOT NULL,
-  kind          TEXT    NOT NULL CHECK (kind IN ('teacher', 'student')),
-  method        TEXT    NOT NULL DEFAULT '',
-  status        TEXT    NOT NULL CHECK (status IN
-                  ('running', 'finished', 'stopped', 'failed', 'diverged', 'interrupted')),
-  config        TEXT    NOT NULL DEFAULT '{}',
-  teacher_run   INTEGER REFERENCES runs(id) ON DELETE SET NULL,
-  teacher_arch  TEXT    NOT NULL DEFAULT '',
-  student_arch  TEXT    NOT NULL DEFAULT '',
-  dataset       TEXT    NOT NULL DEFAULT '',
-  device        TEXT    NOT NULL DEFAULT '',
-  seed          INTEGER NOT NULL DEFAULT 0,
-  pid           INTEGER NOT NULL DEFAULT 0,
-  hostname      TEXT    NOT NULL DEFAULT '',
-  writer_token  TEXT    NOT NULL DEFAULT '',
-  started_at    INTEGER NOT NULL,
-  ended_at      INTEGER,
-  updated_at    INTEGER NOT NULL DEFAULT 0,
-  best_top1     REAL,
-  last_top1     REAL,
-  epochs_done   INTEGER NOT NULL DEFAULT 0,
-  message       TEXT    NOT NULL DEFAULT '',
-  build_version TEXT    NOT NULL DEFAULT ''
-);
-CREATE INDEX runs_started ON runs(started_at);
-CREATE INDEX runs_status ON runs(status);
-CREATE INDEX runs_teacher ON runs(teacher_run);
-
-CREATE TABLE metrics (
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  epoch  INTEGER NOT NULL,
-  step   INTEGER NOT NULL,
-  key    TEXT    NOT NULL,
-  value  REAL
-);
-CREATE INDEX metrics_run_key_step ON metrics(run_id, key, step);
-
-CREATE TABLE checkpoints (
-  id         INTEGER PRIMARY KEY,
-  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  epoch      INTEGER NOT NULL,
-  path       TEXT    NOT NULL,
-  kind       TEXT    NOT NULL CHECK (kind IN ('last', 'best', 'epoch')),
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX checkpoints_run ON checkpoints(run_id);
-
-CREATE TABLE tags (
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  tag    TEXT    NOT NULL,
-  UNIQUE (run_id, tag)
-);
-CREATE INDEX tags_tag ON tags(tag);
-
-CREATE TABLE notes (
-  id         INTEGER PRIMARY KEY,
-  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  text       TEXT    NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX notes_run ON notes(run_id);
-
-CREATE TABLE class_accuracy (
-  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  epoch       INTEGER NOT NULL,
-  class_index INTEGER NOT NULL,
-  class_name  TEXT    NOT NULL DEFAULT '',
-  accuracy    REAL,
-  PRIMARY KEY (run_id, epoch, class_index)
-);
-)sql";
-
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> list = {
-      {1, "initial schema: runs, metrics, checkpoints, tags, notes, class accuracy", kSchemaV1},
-  };
-  return list;
-}
-
-const char* const kCreateVersionTable =
-    "CREATE TABLE IF NOT EXISTS schema_version ("
-    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '')";
-
-// ---- processes -------------------------------------------------------------------------------------------
-
-std::string thisHost() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
-  return buf;
-}
-
-std::string readFirstLine(const std::string& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (in) std::getline(in, line);
-  return line;
-}
-
-/// What /proc says about a process: its state letter and "<boot id>:<start ticks>" (empty when unknown).
-struct ProcInfo {
-  bool known = false;
-  char state = '?';
-  std::string token;
-};
-
-ProcInfo procInfo(int64_t pid) {
-  ProcInfo info;
-  std::string stat = readFirstLine("/proc/" + std::to_string(pid) + "/stat");
-  // "pid (comm) S ppid ... starttime(field 22)": comm may hold spaces and parentheses, so parse after the last ')'.
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return info;
-  std::vector<std::string> fields;  // fields[0] = state (field 3)
-  size_t pos = close + 1;
-  while (pos < stat.size() && fields.size() < 20) {
-    while (pos < stat.size() && stat[pos] == ' ') ++pos;
-    size_t end = stat.find(' ', pos);
-    if (end == std::string::npos) end = stat.size();
-    if (end > pos) fields.push_back(stat.substr(pos, end - pos));
-    pos = end;
-  }
-  if (fields.size() < 20) return info;
-  info.known = true;
-  info.state = fields[0].empty() ? '?' : fields[0][0];
-  std::string boot = readFirstLine("/proc/sys/kernel/random/boot_id");
-  info.token = boot + ":" + fields[19];
-  return info;
-}
-
-const std::string& ownToken() {
-  static const std::string token = procInfo(getpid()).token;
-  return token;
-}
-
-/// Whether the writer recorded as (pid, token) still runs on this host.
-bool writerAlive(int64_t pid, const std::string& token) {
-  if (pid <= 0) return false;
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
-  ProcInfo info = procInfo(pid);
-  if (!info.known) return true;  // no /proc: kill() said it exists (or we may not signal it)
-  if (info.state == 'Z' || info.state == 'X') return false;  // exited, not yet reaped
-  if (!token.empty() && !info.token.empty() && token != info.token) return false;  // pid reused
-  return true;
-}
-
-// ---- misc ------------------------------------------------------------------------------------------------
 
 std::string trim(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -208,6 +33,17 @@ std::string asciiLower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
+
+InputError noSuchRun(int64_t runId, const char* operation) {
+  return InputError(std::string(operation) + ": no run with id " + std::to_string(runId) + " in the run store",
+                    "Pick a run from the history list (reviewkd runs list).");
+}
+
+}  // namespace store_detail
+
+using namespace store_detail;
+
+namespace {
 
 bool isTerminal(RunStatus s) { return s != RunStatus::Running; }
 
@@ -224,180 +60,7 @@ nlohmann::json parseConfig(const std::string& text, int64_t runId) {
   return j;
 }
 
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-std::string formatDouble(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
-  return std::string(buf, res.ptr);
-}
-
-InputError noSuchRun(int64_t runId, const char* operation) {
-  return InputError(std::string(operation) + ": no run with id " + std::to_string(runId) + " in the run store",
-                    "Pick a run from the history list (reviewkd runs list).");
-}
-
 }  // namespace
-
-// ---- open / schema ---------------------------------------------------------------------------------------
-
-RunStore::RunStore(const std::string& path, const RunStoreOptions& options) : m_path(path), m_options(options) {
-  try {
-    open(options);
-  } catch (...) {
-    sqlite3_close(m_db);
-    m_db = nullptr;
-    throw;
-  }
-}
-
-RunStore::~RunStore() {
-  if (!m_db) return;
-  int rc = sqlite3_close(m_db);
-  if (rc != SQLITE_OK) storeLog()->warn("run store '{}': close failed: {}", m_path, sqlite3_errstr(rc));
-}
-
-std::string RunStore::defaultPath() {
-  fs::path base;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg && fs::path(xdg).is_absolute()) {
-    base = xdg;  // the XDG spec says to ignore relative values
-  } else {
-    const char* home = std::getenv("HOME");
-    std::string homeDir = home && *home ? home : "";
-    if (homeDir.empty()) {
-      if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) homeDir = pw->pw_dir;
-    }
-    if (homeDir.empty())
-      throw UserError("cannot find a folder for the run store: neither XDG_DATA_HOME nor HOME is set",
-                      "Set XDG_DATA_HOME or HOME, or pass a store file explicitly (--store PATH).");
-    base = fs::path(homeDir) / ".local" / "share";
-  }
-  fs::path dir = base / "reviewkd-studio";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir))
-    throw UserError("cannot create the run store folder '" + dir.string() + "': " +
-                        (ec ? ec.message() : std::string("a file of that name is in the way")),
-                    "Make the folder writable, set XDG_DATA_HOME to a writable folder, or pass a store file "
-                    "explicitly (--store PATH).");
-  return (dir / "runs.sqlite").string();
-}
-
-int RunStore::latestSchemaVersion() { return migrations().back().version; }
-
-void RunStore::open(const RunStoreOptions& options) {
-  if (m_path.empty())
-    throw InputError("the run store path is empty", "Pass a store file (--store PATH) or use the default.");
-  fs::path parent = fs::path(m_path).parent_path();
-  if (!options.readOnly && !parent.empty()) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (ec || !fs::is_directory(parent))
-      throw UserError("cannot create the folder '" + parent.string() + "' for the run store '" + m_path + "': " +
-                          (ec ? ec.message() : std::string("a file of that name is in the way")),
-                      "Choose a store file in a folder you can write (--store PATH), or create the folder.");
-  }
-  if (fs::is_directory(m_path))
-    throw UserError("the run store path '" + m_path + "' is a folder, not a file",
-                    "Pass a file inside it instead, e.g. '" + (fs::path(m_path) / "runs.sqlite").string() + "'.");
-
-  int flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  flags |= SQLITE_OPEN_NOMUTEX;  // calls are serialized by m_mutex
-  int rc = sqlite3_open_v2(m_path.c_str(), &m_db, flags, nullptr);
-  if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, "open");
-  sqlite3_extended_result_codes(m_db, 1);
-
-  configure();
-  migrate();
-  if (options.recoverInterrupted && !options.readOnly) {
-    int n = recoverInterruptedRuns();
-    if (n > 0) storeLog()->info("run store '{}': marked {} run(s) whose writer is gone as interrupted", m_path, n);
-  }
-  storeLog()->debug("run store '{}' open (schema {}, WAL {})", m_path, latestSchemaVersion(), m_walEnabled);
-}
-
-void RunStore::configure() {
-  sqlite3_busy_timeout(m_db, m_options.busyTimeoutMs);
-  if (!m_options.readOnly) {
-    // Reading the journal mode back also validates the file: a non-database fails here with SQLITE_NOTADB.
-    Statement wal(m_db, m_path, "open: enable WAL", "PRAGMA journal_mode=WAL");
-    std::string mode = wal.step() ? asciiLower(wal.text(0)) : "";
-    m_walEnabled = mode == "wal";
-    if (!m_walEnabled)
-      storeLog()->warn("run store '{}': the file system refused WAL mode (journal mode '{}'); readers will block the "
-                  "writer. Keep the store on a local disk.", m_path, mode);
-  } else {
-    Statement probe(m_db, m_path, "open: read journal mode", "PRAGMA journal_mode");
-    m_walEnabled = probe.step() && asciiLower(probe.text(0)) == "wal";
-  }
-  execute("PRAGMA synchronous=NORMAL", "open: set synchronous");
-  execute("PRAGMA foreign_keys=ON", "open: enable foreign keys");
-  Statement check(m_db, m_path, "open: read schema", "SELECT count(*) FROM sqlite_master");
-  check.step();
-}
-
-int RunStore::readSchemaVersion() {
-  Statement exists(m_db, m_path, "read schema version",
-                   "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'");
-  if (!exists.step()) return 0;
-  Statement v(m_db, m_path, "read schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-  return v.step() ? v.int32(0) : 0;
-}
-
-int RunStore::schemaVersion() {
-  std::lock_guard lock(m_mutex);
-  return readSchemaVersion();
-}
-
-void RunStore::migrate() {
-  const int latest = latestSchemaVersion();
-  auto newerError = [&](int found) {
-    return StoreError("run store '" + m_path + "' has schema version " + std::to_string(found) +
-                          ", but this build of ReviewKD Studio (" + buildVersion() + ") knows schema versions up to " +
-                          std::to_string(latest),
-                      "Open it with a newer ReviewKD Studio, or choose another store file (--store PATH); do not "
-                      "let an older build write to a newer history.",
-                      0);
-  };
-  int version = readSchemaVersion();
-  if (version > latest) throw newerError(version);
-  if (version == latest) return;
-  if (m_options.readOnly)
-    throw StoreError("run store '" + m_path + "' has schema version " + std::to_string(version) + ", older than " +
-                         std::to_string(latest) + ", and was opened read-only",
-                     "Open it once for writing (e.g. start ReviewKD Studio) so it is upgraded.", 0);
-
-  Transaction tx(m_db, m_path, "migrate schema");
-  execute(kCreateVersionTable, "migrate schema: create schema_version");
-  version = readSchemaVersion();  // another process may have migrated while we waited for the lock
-  if (version > latest) throw newerError(version);
-  for (const Migration& m : migrations()) {
-    if (m.version <= version) continue;
-    execute(m.sql, ("migrate schema to version " + std::to_string(m.version)).c_str());
-    Statement mark(m_db, m_path, "migrate schema: record version",
-                   "INSERT INTO schema_version(version, applied_at, description) VALUES (?1, ?2, ?3)");
-    mark.bind(1, m.version).bind(2, nowUnixMs()).bind(3, m.description).run();
-    storeLog()->info("run store '{}': applied schema migration {} ({})", m_path, m.version, m.description);
-  }
-  tx.commit();
-}
-
-void RunStore::execute(const std::string& sql, const char* operation) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err);
-  sqlite3_free(err);  // sqlite3_errmsg still holds the message
-  if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, operation, sql);
-}
 
 void RunStore::requireRun(int64_t runId, const char* operation) {
   Statement q(m_db, m_path, operation, "SELECT 1 FROM runs WHERE id = ?1");
@@ -456,6 +119,7 @@ void RunStore::updateRunStatus(int64_t runId, RunStatus status, const std::strin
   std::lock_guard lock(m_mutex);
   // Setting a run running again (a resume) makes this process its writer, so that the crash recovery of
   // other connections checks this process and not the one that wrote the run before.
+  Transaction tx(m_db, m_path, "updateRunStatus");
   Statement q(m_db, m_path, "updateRunStatus",
               "UPDATE runs SET status = ?1, message = ?2, updated_at = ?3,"
               " ended_at = CASE WHEN ?1 = 'running' THEN NULL ELSE COALESCE(ended_at, ?3) END,"
@@ -471,6 +135,19 @@ void RunStore::updateRunStatus(int64_t runId, RunStatus status, const std::strin
       .bind(7, ownToken())
       .run();
   if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "updateRunStatus");
+  if (status != RunStatus::Running) {
+    tx.commit();
+    return;
+  }
+  // This process writes the run again: it is no longer abandoned. Taken out of the registry inside the
+  // transaction, so no recovery sees the new writer as gone; put back if the commit fails.
+  const std::optional<std::string> abandoned = takeAbandoned(m_identity, runId);
+  try {
+    tx.commit();
+  } catch (...) {
+    if (abandoned) markAbandoned(m_identity, runId, *abandoned);
+    throw;
+  }
 }
 
 void RunStore::finishRun(int64_t runId, RunStatus status, const std::string& message) {
@@ -560,7 +237,21 @@ std::vector<RunSummary> RunStore::listRuns(const RunFilter& filter) {
   std::string sql =
       "SELECT r.id, r.name, r.kind, r.method, r.status, r.teacher_run, r.teacher_arch, r.student_arch, r.dataset,"
       " r.device, r.started_at, r.ended_at, r.best_top1, r.last_top1, r.epochs_done, r.message,"
-      " (SELECT group_concat(t.tag, char(10)) FROM tags t WHERE t.run_id = r.id)"
+      " (SELECT group_concat(t.tag, char(10)) FROM tags t WHERE t.run_id = r.id),"
+      // The history table's config fields, in this query (17..29): no per-run read, no JSON parsed in C++.
+      " json_valid(r.config) AND json_type(r.config, '$.optim.epochs') IS NOT NULL,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.kind') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.method') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.student') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.teacher.arch') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.review') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.residual') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.abf') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.hcl') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.weight') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.kd_weight') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.kd_temperature') END,"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.optim.epochs') END"
       " FROM runs r WHERE 1";
   std::vector<std::variant<int64_t, std::string>> params;
   auto param = [&](std::variant<int64_t, std::string> v) {
@@ -609,6 +300,22 @@ std::vector<RunSummary> RunStore::listRuns(const RunFilter& filter) {
     s.lastTop1 = q.optionalReal(13);
     s.epochsDone = q.int32(14);
     s.message = q.text(15);
+    ConfigDigest& d = s.config;
+    d.valid = q.int64(17) != 0;
+    if (d.valid) {
+      d.kind = q.text(18);
+      d.method = q.text(19);
+      d.student = q.text(20);
+      d.teacherArch = q.text(21);
+      d.review = q.optionalInt64(22).value_or(1) != 0;
+      d.residual = q.optionalInt64(23).value_or(1) != 0;
+      d.abf = q.optionalInt64(24).value_or(1) != 0;
+      d.hcl = q.optionalInt64(25).value_or(1) != 0;
+      d.reviewWeight = q.optionalReal(26).value_or(0);
+      d.kdWeight = q.optionalReal(27).value_or(0);
+      d.kdTemperature = q.optionalReal(28).value_or(0);
+      d.epochs = q.optionalInt64(29).value_or(0);
+    }
     std::string tagList = q.text(16);
     size_t pos = 0;
     while (!tagList.empty() && pos <= tagList.size()) {
@@ -625,11 +332,26 @@ std::vector<RunSummary> RunStore::listRuns(const RunFilter& filter) {
 
 bool RunStore::deleteRun(int64_t runId) {
   std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "deleteRun", "DELETE FROM runs WHERE id = ?1");
-  q.bind(1, runId).run();
-  const bool deleted = sqlite3_changes(m_db) > 0;
-  if (deleted) storeLog()->info("run store: deleted run {}", runId);
-  return deleted;
+  // The liveness check and the delete are one IMMEDIATE transaction: no other process can resume the run
+  // (becoming its live writer) between them.
+  Transaction tx(m_db, m_path, "deleteRun");
+  {
+    Statement q(m_db, m_path, "deleteRun", std::string("SELECT ") + kRunWriterColumns + " FROM runs WHERE id = ?1");
+    q.bind(1, runId);
+    if (!q.step()) return false;
+    const RunWriter writer = readRunWriter(q);
+    // A run marked running whose writer is gone is an interrupted run: it may go.
+    if (writer.status == toString(RunStatus::Running) &&
+        !WriterLiveness(m_identity, m_options.foreignHostStaleAfter).goneReason(writer))
+      throw InputError("cannot delete run " + std::to_string(runId) + " '" + writer.name +
+                           "': it is still running (" + WriterLiveness::describe(writer) + ")",
+                       "Stop it first (Ctrl-C or Stop in the studio), or wait for it to finish.");
+  }
+  Statement del(m_db, m_path, "deleteRun", "DELETE FROM runs WHERE id = ?1");
+  del.bind(1, runId).run();
+  tx.commit();
+  storeLog()->info("run store: deleted run {}", runId);
+  return true;
 }
 
 // ---- metrics ---------------------------------------------------------------------------------------------
@@ -685,33 +407,20 @@ int64_t RunStore::metricCount(int64_t runId) {
   return q.step() ? q.int64(0) : 0;
 }
 
-void RunStore::exportCsv(const std::vector<int64_t>& runIds, std::ostream& out) {
+void RunStore::visitMetrics(int64_t runId, const std::function<void(const MetricPoint&)>& visit) {
   std::lock_guard lock(m_mutex);
-  out << "run_id,run_name,epoch,step,key,value\n";
-  for (int64_t runId : runIds) {
-    Statement name(m_db, m_path, "exportCsv", "SELECT name FROM runs WHERE id = ?1");
-    name.bind(1, runId);
-    if (!name.step()) throw noSuchRun(runId, "exportCsv");
-    const std::string prefix = std::to_string(runId) + "," + csvField(name.text(0)) + ",";
-    Statement q(m_db, m_path, "exportCsv",
-                "SELECT epoch, step, key, value FROM metrics WHERE run_id = ?1 ORDER BY key, epoch, step, rowid");
-    q.bind(1, runId);
-    while (q.step()) {
-      out << prefix << q.int64(0) << ',' << q.int64(1) << ',' << csvField(q.text(2)) << ','
-          << formatDouble(q.real(3)) << '\n';
-    }
+  requireRun(runId, "visitMetrics");
+  Statement q(m_db, m_path, "visitMetrics",
+              "SELECT epoch, step, key, value FROM metrics WHERE run_id = ?1 ORDER BY key, epoch, step, rowid");
+  q.bind(1, runId);
+  MetricPoint p;
+  while (q.step()) {
+    p.epoch = static_cast<int>(q.int64(0));
+    p.step = q.int64(1);
+    p.key = q.text(2);
+    p.value = q.isNull(3) ? std::numeric_limits<double>::quiet_NaN() : q.real(3);
+    visit(p);
   }
-}
-
-void RunStore::exportCsv(const std::vector<int64_t>& runIds, const std::string& csvPath) {
-  std::ofstream out(csvPath, std::ios::binary | std::ios::trunc);
-  if (!out)
-    throw UserError("cannot write the CSV file '" + csvPath + "'",
-                    "Check that its folder exists and is writable, or choose another file.");
-  exportCsv(runIds, static_cast<std::ostream&>(out));
-  out.flush();
-  if (!out)
-    throw UserError("writing the CSV file '" + csvPath + "' failed", "Check the free disk space and try again.");
 }
 
 // ---- class accuracy --------------------------------------------------------------------------------------
@@ -835,104 +544,6 @@ bool RunStore::removeNote(int64_t noteId) {
   Statement q(m_db, m_path, "removeNote", "DELETE FROM notes WHERE id = ?1");
   q.bind(1, noteId).run();
   return sqlite3_changes(m_db) > 0;
-}
-
-// ---- maintenance -----------------------------------------------------------------------------------------
-
-int RunStore::recoverInterruptedRuns() {
-  std::lock_guard lock(m_mutex);
-  if (m_options.readOnly) return 0;
-  struct Candidate {
-    int64_t id;
-    std::string message;
-    int64_t endedAt;
-  };
-  std::vector<Candidate> dead;
-  const std::string host = thisHost();
-  const int64_t now = nowUnixMs();
-  {
-    Statement q(m_db, m_path, "recoverInterruptedRuns",
-                "SELECT id, pid, hostname, writer_token, started_at, updated_at FROM runs WHERE status = 'running'");
-    while (q.step()) {
-      const int64_t id = q.int64(0), pid = q.int64(1);
-      const std::string runHost = q.text(2), token = q.text(3);
-      const int64_t lastSeen = std::max(q.int64(4), q.int64(5));
-      if (runHost == host && pid > 0) {
-        if (!writerAlive(pid, token))
-          dead.push_back({id,
-                          "interrupted: the writer process (pid " + std::to_string(pid) + " on " + runHost +
-                              ") ended without finishing the run (crash, kill or power loss); metrics up to its last "
-                              "write are kept",
-                          lastSeen});
-      } else if (now - lastSeen > m_options.foreignHostStaleAfter.count()) {
-        dead.push_back({id,
-                        "interrupted: the writer on host '" + runHost + "' has not written for more than " +
-                            std::to_string(m_options.foreignHostStaleAfter.count() / 3600000) + " h",
-                        lastSeen});
-      }
-    }
-  }
-  if (dead.empty()) return 0;
-  Transaction tx(m_db, m_path, "recoverInterruptedRuns");
-  Statement u(m_db, m_path, "recoverInterruptedRuns",
-              "UPDATE runs SET status = 'interrupted', message = ?1, ended_at = COALESCE(ended_at, ?2)"
-              " WHERE id = ?3 AND status = 'running'");
-  int marked = 0;
-  for (const Candidate& c : dead) {
-    u.bind(1, c.message).bind(2, c.endedAt).bind(3, c.id).run();
-    marked += sqlite3_changes(m_db);
-    u.reset();
-    storeLog()->warn("run store: run {} {}", c.id, c.message);
-  }
-  tx.commit();
-  return marked;
-}
-
-std::string RunStore::integrityCheck() {
-  std::lock_guard lock(m_mutex);
-  Statement q(m_db, m_path, "integrityCheck", "PRAGMA integrity_check");
-  std::string out;
-  while (q.step()) {
-    if (!out.empty()) out += '\n';
-    out += q.text(0);
-  }
-  return out;
-}
-
-// ---- MetricWriter ----------------------------------------------------------------------------------------
-
-MetricWriter::MetricWriter(RunStore& store, int64_t runId, size_t flushEvery, std::chrono::milliseconds flushInterval)
-    : m_store(store),
-      m_runId(runId),
-      m_flushEvery(std::max<size_t>(flushEvery, 1)),
-      m_flushInterval(flushInterval),
-      m_lastFlush(std::chrono::steady_clock::now()) {
-  m_buffer.reserve(m_flushEvery);
-}
-
-MetricWriter::~MetricWriter() {
-  try {
-    flush();
-  } catch (const std::exception& e) {
-    storeLog()->error("run {}: {} metric point(s) lost at close: {}", m_runId, m_buffer.size(), e.what());
-  }
-}
-
-void MetricWriter::add(MetricPoint point) {
-  m_buffer.push_back(std::move(point));
-  // steady_clock::now() is a vDSO read (tens of ns), cheap beside the rest of a training step.
-  if (m_buffer.size() >= m_flushEvery || std::chrono::steady_clock::now() - m_lastFlush >= m_flushInterval) flush();
-}
-
-void MetricWriter::add(int epoch, int64_t step, const std::string& key, double value) {
-  add(MetricPoint{epoch, step, key, value});
-}
-
-void MetricWriter::flush() {
-  m_lastFlush = std::chrono::steady_clock::now();
-  if (m_buffer.empty()) return;
-  m_store.appendMetrics(m_runId, m_buffer);
-  m_buffer.clear();
 }
 
 }  // namespace rkd

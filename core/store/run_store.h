@@ -8,6 +8,7 @@
 // connections (other RunStore objects, other processes) read consistent snapshots while one writer appends.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <mutex>
@@ -80,7 +81,7 @@ class RunStore {
   /// name or an unknown teacherRun.
   int64_t createRun(const RunRecord& run);
   /// Sets status and message. A terminal status also sets ended_at (once); Running clears it and makes this
-  /// process the run's writer (resume).
+  /// process the run's writer (resume), taking back a run this process had abandoned.
   void updateRunStatus(int64_t runId, RunStatus status, const std::string& message = {});
   /// Ends a run: status must be terminal (not Running); sets ended_at = now and the message.
   void finishRun(int64_t runId, RunStatus status = RunStatus::Finished, const std::string& message = {});
@@ -97,7 +98,9 @@ class RunStore {
   std::vector<RunSummary> listRuns(const RunFilter& filter = {});
   /// Deletes a run with its metrics, checkpoints rows, tags, notes and class accuracy (checkpoint files on
   /// disk are left alone). Student runs that named it as teacherRun keep their data with teacherRun cleared.
-  /// Returns false when no run had this id.
+  /// Returns false when no run had this id. Throws InputError (naming the run, its pid and host) when the run
+  /// is still running with a live writer (the rule of recoverInterruptedRuns), checked in the delete's own
+  /// transaction; a run marked running whose writer is gone is interrupted and may be deleted.
   bool deleteRun(int64_t runId);
 
   // --- metrics ------------------------------------------------------------------------------------------
@@ -110,11 +113,9 @@ class RunStore {
   std::vector<std::string> metricKeys(int64_t runId);
   /// Number of metric rows of a run (all keys).
   int64_t metricCount(int64_t runId);
-  /// Writes the metrics of the given runs as CSV: header run_id,run_name,epoch,step,key,value, rows ordered by
-  /// run (as given), key, epoch, step. Fields with commas/quotes/newlines are quoted; NaN is written as "nan".
-  void exportCsv(const std::vector<int64_t>& runIds, std::ostream& out);
-  /// Same, to a file (replaced). Throws UserError when the file cannot be written.
-  void exportCsv(const std::vector<int64_t>& runIds, const std::string& csvPath);
+  /// Every metric point of a run, ordered by key, epoch, step and insertion, one at a time (a long run's
+  /// metrics are never all in memory); NULL values come back as NaN. Throws InputError for an unknown run.
+  void visitMetrics(int64_t runId, const std::function<void(const MetricPoint&)>& visit);
 
   // --- per-class accuracy -------------------------------------------------------------------------------
   /// Stores (replacing) the per-class accuracy of one evaluation.
@@ -150,8 +151,16 @@ class RunStore {
   // --- maintenance --------------------------------------------------------------------------------------
   /// Marks as interrupted every run still "running" whose writer is gone: written on this host by a process
   /// that no longer exists (or whose pid was reused by another process), or written on another host and
-  /// silent for longer than RunStoreOptions::foreignHostStaleAfter. Called at open; returns how many it marked.
+  /// silent for longer than RunStoreOptions::foreignHostStaleAfter, or given up by this process (abandonRun).
+  /// The runs are read, checked and marked in one IMMEDIATE transaction, so a run another process resumes
+  /// meanwhile is never marked. Called at open; returns how many it marked.
   int recoverInterruptedRuns();
+  /// For a writer that could not close its run (finishRun kept failing): this process gives the run up, and from
+  /// now on its liveness treats this process as gone for it, so that the run is marked interrupted (here at
+  /// once if the store can be written, else by the next recovery, open or resume in this process) and can be
+  /// resumed or deleted. `reason` (the store error) goes into the interrupted message. Never throws; returns
+  /// true when the run is no longer marked running. Resuming the run (updateRunStatus Running) takes it back.
+  bool abandonRun(int64_t runId, const std::string& reason);
   /// PRAGMA integrity_check: "ok", or the problems found, one per line.
   std::string integrityCheck();
 
@@ -170,6 +179,8 @@ class RunStore {
   void setRunColumn(int64_t runId, const char* column, const T& value, const char* operation);
 
   std::string m_path;
+  /// The file's canonical path and inode: the key of this store in the process's abandoned-run registry.
+  std::string m_identity;
   RunStoreOptions m_options;
   sqlite3* m_db = nullptr;
   bool m_walEnabled = false;

@@ -5,17 +5,20 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
-#include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/common/logging.h"
-#include "core/train/threads.h"
 #include "core/common/version.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
-#include "core/io/checkpoint.h"
-#include "core/models/zoo_match.h"
+#include "core/models/generator_scope.h"
+#include "core/train/device.h"
+#include "core/train/feature_probe.h"
 #include "core/train/run_setup.h"
+#include "core/train/teacher_loader.h"
+#include "core/train/threads.h"
+#include "core/train/trainer_checkpoint.h"
 #include "core/train/training_step.h"
 
 namespace rkd {
@@ -25,24 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Tensor map entry holding one double (checkpoint metadata).
-torch::Tensor scalarTensor(double v) { return torch::tensor({v}, torch::kDouble); }
-double scalarValue(const TensorMap& m, const std::string& key, const std::string& file) {
-  auto it = m.find(key);
-  if (it == m.end())
-    throw InputError("checkpoint '" + file + "' has no '" + key + "' entry", "it was not written by this studio's trainer");
-  return it->second.item<double>();
-}
-
-FeatureMap toFeatureMap(const torch::Tensor& t) {
-  FeatureMap m;
-  if (!t.defined()) return m;
-  auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  m.shape = c.sizes().vec();
-  m.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  return m;
-}
 
 }  // namespace
 
@@ -64,17 +49,9 @@ struct Trainer::Impl {
   DatasetSplits splits;
   std::unique_ptr<TrainingStep> step;
   std::unique_ptr<BatchLoader> trainLoader;
+  std::unique_ptr<FeatureProbe> probe;
   std::unique_ptr<MetricWriter> writer;
-  // Position and running values (checkpointed).
-  int64_t epoch = 0;          // epoch in progress
-  int64_t stepInEpoch = 0;    // steps already done in `epoch`
-  int64_t globalStep = 0;
-  double bestTop1 = 0;
-  double lastTop1 = 0;
-  double epochLossSum = 0;
-  double epochCorrect = 0;
-  double epochSeen = 0;
-  int64_t epochsDone = 0;
+  TrainingPosition pos;       // checkpointed
   std::vector<int64_t> classCorrect, classTotal;
   Clock::time_point started = Clock::now();
   int64_t lastProbe = 0;      // probe index of the last snapshot
@@ -99,98 +76,18 @@ struct Trainer::Impl {
     if (owner.m_callbacks.onStatus) owner.m_callbacks.onStatus(s);
   }
 
-  // The file the teacher's weights come from: teacher.checkpoint, or the best (else last) checkpoint of
-  // teacher.run, whose network then fills teacher.arch.
-  std::string teacherFile() {
-    std::string file = config.teacher.checkpoint;
-    std::string arch = config.teacher.arch;
-    if (config.teacher.run <= 0 && file.empty())
-      throw InputError("method " + config.method + " needs a teacher, and the config names none",
-                       "set teacher.run to a finished teacher run (reviewkd runs list --kind teacher) or "
-                       "teacher.checkpoint to a PyTorch or studio checkpoint file");
-    if (config.teacher.run > 0) {
-      auto rec = owner.m_store.getRun(config.teacher.run);
-      if (!rec)
-        throw InputError("teacher.run " + std::to_string(config.teacher.run) + " does not exist in " +
-                             owner.m_store.path(),
-                         "list finished teacher runs with: reviewkd runs list --kind teacher");
-      if (rec->status != RunStatus::Finished && rec->status != RunStatus::Stopped)
-        throw InputError("teacher run " + std::to_string(rec->id) + " is " + toString(rec->status),
-                         "pick a finished (or stopped) teacher run, or resume this one first");
-      if (arch.empty()) arch = rec->studentArch;
-      if (arch != rec->studentArch)
-        throw InputError("teacher.arch is " + arch + " but teacher run " + std::to_string(rec->id) + " trained " +
-                             rec->studentArch,
-                         "leave teacher.arch empty or set it to " + rec->studentArch);
-      file = owner.m_store.checkpointPath(rec->id, CheckpointKind::Best);
-      if (file.empty()) file = owner.m_store.checkpointPath(rec->id, CheckpointKind::Last);
-      if (file.empty())
-        throw InputError("teacher run " + std::to_string(rec->id) + " has no checkpoint", "train the teacher again");
-      config.teacher.arch = arch;
-    }
-    return file;
-  }
-
-  Backbone loadTeacher(const std::string& file, const ImportedStateDict& weights, int64_t numClasses,
-                       int64_t inChannels) {
-    const std::string& arch = config.teacher.arch;
-    Backbone teacher = createBackbone({arch, numClasses, inChannels});
-    LoadReport report = loadStateDict(*teacher, weights.tensors);
-    std::string notes;
-    for (const auto& c : weights.conversions) notes += ", " + c;
-    logger("core.io")->info("imported '{}' ({} format, {}{}{}): {}", file, weights.format, weights.layout,
-                            weights.strippedModulePrefix ? ", 'module.' prefix stripped" : "", notes,
-                            report.describe());
-    if (!report.ok()) {
-      const std::string fit = zooFitSentence(weights.tensors);
-      throw InputError("teacher checkpoint '" + file + "' does not fit " + arch + " with " +
-                           std::to_string(numClasses) + " classes and " + std::to_string(inChannels) +
-                           " input channels: " + report.describe() + (fit.empty() ? "" : "\n" + fit),
-                       fit.rfind("it fits ", 0) == 0
-                           ? "set the teacher's network (teacher.arch) and the dataset to what the file fits"
-                           : "pick the teacher's network and the dataset it was trained on");
-    }
-    return teacher;
-  }
-
-  void warnIfTeacherIsWeak() {
-    if (config.teacher.run <= 0) return;
-    auto teacher = owner.m_store.getRun(config.teacher.run);
-    if (!teacher || !teacher->bestTop1) return;
-    RunFilter f;
-    f.studentArch = config.student;
-    f.status = RunStatus::Finished;
-    for (const auto& r : owner.m_store.listRuns(f)) {
-      if (r.method != "student-alone" || r.dataset != config.data.kind || !r.bestTop1) continue;
-      if (*r.bestTop1 >= *teacher->bestTop1) {
-        status("warning: teacher run " + std::to_string(teacher->id) + " (best top-1 " +
-               std::to_string(*teacher->bestTop1) + ") is not above the student alone (run " + std::to_string(r.id) +
-               ", " + std::to_string(*r.bestTop1) + "): distillation is likely to pull the student down");
-        return;
-      }
-    }
-  }
-
   // Builds data, networks and the step from `config`. Throws InputError for bad input.
   void build() {
     config.validate();
     useThreads(static_cast<int>(config.threads));
     device = parseDevice(config.device);
     readEvery = owner.m_readEvery > 0 ? owner.m_readEvery : (device.is_cuda() ? 16 : 1);
-    torch::manual_seed(static_cast<uint64_t>(config.seed));
     DistillSettings settings = distillSettingsOf(config);
-    std::string teacherPath;
-    ImportedStateDict teacherWeights;
-    if (settings.method != Method::StudentAlone) {
-      teacherPath = teacherFile();
-      teacherWeights = readStateDict(teacherPath);
-    }
+    std::optional<TeacherLoader> teacherSource;
+    if (settings.method != Method::StudentAlone) teacherSource.emplace(owner.m_store, config.teacher, config.method);
     DatasetSpec spec = datasetSpecOf(config.data, config.seed);
-    if (config.data.channels == "auto" && !teacherPath.empty()) {
-      // A teacher trained on grey images replicated to RGB (or the other way) decides the input channels.
-      const int64_t wanted = inputChannelsFor(teacherWeights.tensors, config.teacher.arch);
-      if (wanted == 1 || wanted == 3) spec.channels = wanted;
-    }
+    if (teacherSource)
+      if (const int64_t channels = teacherSource->autoInputChannels(config.data)) spec.channels = channels;
     status("loading " + config.data.kind);
     splits = loadDataset(spec);
     const int64_t numClasses = splits.train.numClasses;
@@ -200,9 +97,6 @@ struct Trainer::Impl {
       status("data.channels auto: the teacher's first convolution takes " + std::to_string(inChannels) +
              " channel" + (inChannels == 1 ? "" : "s") + ", so the images and the student have " +
              std::to_string(inChannels));
-    Backbone student = createBackbone({config.student, numClasses, inChannels});
-    Backbone teacher;
-    if (settings.method != Method::StudentAlone) teacher = loadTeacher(teacherPath, teacherWeights, numClasses, inChannels);
     StepOptions opts;
     opts.settings = settings;
     opts.optimizer = {config.optim.lr, config.optim.momentum, config.optim.nesterov, config.optim.weightDecay};
@@ -211,7 +105,17 @@ struct Trainer::Impl {
     opts.teacherBatchStats = config.teacher.mode == "batch-stats";
     opts.inputChannels = inChannels;
     opts.imageSize = imageSize;
-    step = std::make_unique<TrainingStep>(student, teacher, opts);
+    {
+      // Everything drawn from LibTorch's global generator (the student's, the teacher's and the review head's
+      // initial weights) is drawn in one seeded scope: networks other threads build meanwhile (previews, level
+      // tables) wait, so they cannot interleave with these draws. manual_seed also seeds the CUDA generators.
+      GeneratorScope scope(static_cast<uint64_t>(config.seed));
+      torch::manual_seed(static_cast<uint64_t>(config.seed));
+      Backbone student = createBackbone({config.student, numClasses, inChannels});
+      Backbone teacher;
+      if (teacherSource) teacher = teacherSource->load(numClasses, inChannels);
+      step = std::make_unique<TrainingStep>(student, teacher, opts);
+    }
     if (settings.method == Method::ReviewKD) status(step->levels().describe());
     BatchLoaderOptions lo;
     lo.batchSize = config.optim.batchSize;
@@ -220,6 +124,7 @@ struct Trainer::Impl {
     lo.seed = static_cast<uint64_t>(config.seed);
     lo.device = device;
     trainLoader = std::make_unique<BatchLoader>(splits.train, splits.normalization, lo);
+    probe = std::make_unique<FeatureProbe>(*step, splits.test, splits.normalization, device);
   }
 
   RunRecord record() const {
@@ -237,100 +142,41 @@ struct Trainer::Impl {
     return r;
   }
 
-  // Student, head, optimizer and position, atomically (temporary file, then rename).
+  // The trainer checkpoint of the current position (see trainer_checkpoint.h), in the run's folder.
   std::string saveCheckpoint(const std::string& name) {
-    TensorMap m;
-    for (const auto& [k, v] : stateDict(*step->student())) m["model." + k] = v;
-    if (!step->objective().head().is_empty())
-      for (const auto& [k, v] : stateDict(*step->objective().head())) m["head." + k] = v;
-    for (const auto& [k, v] : step->optimizer().state()) m["optim." + k] = v;
-    m["meta.epoch"] = scalarTensor(static_cast<double>(epoch));
-    m["meta.step_in_epoch"] = scalarTensor(static_cast<double>(stepInEpoch));
-    m["meta.global_step"] = scalarTensor(static_cast<double>(globalStep));
-    m["meta.best_top1"] = scalarTensor(bestTop1);
-    m["meta.last_top1"] = scalarTensor(lastTop1);
-    m["meta.epochs_done"] = scalarTensor(static_cast<double>(epochsDone));
-    m["meta.epoch_loss_sum"] = scalarTensor(epochLossSum);
-    m["meta.epoch_correct"] = scalarTensor(epochCorrect);
-    m["meta.epoch_seen"] = scalarTensor(epochSeen);
-    m["meta.seed"] = scalarTensor(static_cast<double>(config.seed));
     const std::string dir = owner.checkpointDir(runId);
     fs::create_directories(dir);
     const std::string path = dir + "/" + name + ".pt";
-    writeTensorFile(path, m);
+    saveTrainerCheckpoint(*step, pos, config.seed, path);
     return path;
   }
 
-  void loadCheckpoint(const std::string& path) {
-    TensorMap m = readTensorFile(path);
-    TensorMap model = withPrefix(m, "model.");
-    loadStateDictStrict(*step->student(), model, path);
-    if (!step->objective().head().is_empty()) loadStateDictStrict(*step->objective().head(), withPrefix(m, "head."), path);
-    TensorMap optim = withPrefix(m, "optim.");
-    step->optimizer().loadState(std::map<std::string, torch::Tensor>(optim.begin(), optim.end()));
-    if (step->options().channelsLast) {
-      convertToChannelsLast(*step->student());
-      if (!step->objective().head().is_empty()) convertToChannelsLast(*step->objective().head());
-    }
-    epoch = static_cast<int64_t>(scalarValue(m, "meta.epoch", path));
-    stepInEpoch = static_cast<int64_t>(scalarValue(m, "meta.step_in_epoch", path));
-    globalStep = static_cast<int64_t>(scalarValue(m, "meta.global_step", path));
-    bestTop1 = scalarValue(m, "meta.best_top1", path);
-    lastTop1 = scalarValue(m, "meta.last_top1", path);
-    epochsDone = static_cast<int64_t>(scalarValue(m, "meta.epochs_done", path));
-    epochLossSum = scalarValue(m, "meta.epoch_loss_sum", path);
-    epochCorrect = scalarValue(m, "meta.epoch_correct", path);
-    epochSeen = scalarValue(m, "meta.epoch_seen", path);
+  void snapshot() {
+    if (!owner.m_callbacks.onSnapshot || !probe->available()) return;
+    const int64_t wanted = owner.m_probe ? owner.m_probe->load() : 0;
+    std::optional<FeatureSnapshot> s = probe->take(wanted, runId, static_cast<int>(pos.epoch), pos.globalStep);
+    if (!s) return;
+    lastProbe = wanted;
+    owner.m_callbacks.onSnapshot(*s);
   }
 
-  void snapshot() {
-    if (!owner.m_callbacks.onSnapshot || step->objective().head().is_empty() || !step->teacherForward()) return;
-    torch::NoGradGuard noGrad;
-    const int64_t testSize = splits.test.size();
-    if (testSize == 0) return;
-    const int64_t wanted = owner.m_probe ? owner.m_probe->load() : 0;
-    const int64_t probe = std::clamp<int64_t>(wanted, 0, testSize - 1);
-    lastProbe = wanted;
-    auto raw = splits.test.images.index({torch::indexing::Slice(probe, probe + 1)});
-    auto x = step->prepare(normalizeImages(raw.to(device), splits.normalization));
-    step->setTraining(false);
-    auto sOut = step->student()->forwardAll(x, false);
-    auto tOut = step->teacherForward()->forwardAll(x, true);
-    const PairLevels& levels = step->levels();
-    auto studentLevels = alignedTail(distilledLevels(sOut, false), levels.size());
-    auto teacherLevels = alignedTail(distilledLevels(tOut, true), levels.size());
-    ReviewHead head = step->objective().head();
-    auto outputs = head->forward(studentLevels);
-    auto attention = head->lastAttention();
-    step->setTraining(true);
-    FeatureSnapshot s;
-    s.runId = runId;
-    s.epoch = static_cast<int>(epoch);
-    s.step = globalStep;
-    s.probeIndex = probe;
-    s.probeLabel = static_cast<int>(splits.test.labels[probe].item<int64_t>());
-    s.probeImage = toFeatureMap(raw[0].to(torch::kFloat) / 255.0);
-    const auto& matches = head->matches();
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      LevelSnapshot l;
-      const int sl = matches[i].studentLevel, tl = matches[i].teacherLevel;
-      const LevelInfo& info = levels.levels[tl];
-      l.label = "level " + std::to_string(tl + 1) + (sl != tl ? " (student level " + std::to_string(sl + 1) + ")" : "") +
-                ": teacher " + std::to_string(info.teacherChannels) + "@" + std::to_string(info.teacherHeight) + "x" +
-                std::to_string(info.teacherWidth);
-      l.teacher = toFeatureMap(teacherLevels[tl][0]);
-      l.reviewOutput = toFeatureMap(outputs[i][0]);
-      if (sl == tl && static_cast<size_t>(sl) < attention.size() && attention[sl].current.defined()) {
-        l.attentionCurrent = toFeatureMap(attention[sl].current[0]);
-        l.attentionResidual = toFeatureMap(attention[sl].residual[0]);
+  // Records the run's end in the store. A failure is retried briefly (a long write lock of another process, a
+  // disk that fills and frees): a run left "running" under this live process would never be recovered, and
+  // resume refuses a running run. Returns the store's error when every attempt failed.
+  std::optional<std::string> closeRun(RunStatus st, const std::string& message) {
+    constexpr int kAttempts = 3;
+    std::string error;
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+      try {
+        owner.m_store.finishRun(runId, st, message);
+        return std::nullopt;
+      } catch (const std::exception& e) {
+        error = e.what();
       }
-      const auto& st = step->objective().settings();
-      l.loss = (st.hcl ? hierarchicalContextLoss(outputs[i], teacherLevels[tl], st.pyramid)
-                       : plainFeatureLoss(outputs[i], teacherLevels[tl]))
-                   .item<double>();
-      s.levels.push_back(std::move(l));
+      logger("core.train")->warn("closing run {} failed (attempt {} of {}): {}", runId, attempt, kAttempts, error);
+      if (attempt < kAttempts) std::this_thread::sleep_for(std::chrono::milliseconds(250 * attempt));
     }
-    owner.m_callbacks.onSnapshot(s);
+    return error;
   }
 
   RunOutcome finish(RunStatus st, const std::string& message) {
@@ -338,17 +184,27 @@ struct Trainer::Impl {
     o.runId = runId;
     o.status = st;
     o.message = message;
-    o.epochsDone = static_cast<int>(epochsDone);
-    o.bestTop1 = bestTop1;
-    o.lastTop1 = lastTop1;
+    o.epochsDone = static_cast<int>(pos.epochsDone);
+    o.bestTop1 = pos.bestTop1;
+    o.lastTop1 = pos.lastTop1;
     o.seconds = secondsSince(started);
     try {
       if (writer) writer->flush();
     } catch (const std::exception& e) {
       logger("core.train")->error("metrics flush failed: {}", e.what());
     }
-    owner.m_store.finishRun(runId, st, message);
-    status("run " + std::to_string(runId) + " " + toString(o.status) + (message.empty() ? "" : ": " + message));
+    if (const std::optional<std::string> storeError = closeRun(st, message)) {
+      // This process gives the run up, so that it ends interrupted (now, or at the next open, recovery or resume)
+      // and stays resumable. The outcome says why the run ended first, then why it could not be closed.
+      const bool marked = owner.m_store.abandonRun(runId, *storeError);
+      if (st == RunStatus::Finished || st == RunStatus::Stopped) o.status = RunStatus::Failed;
+      const std::string resumeHint = "reviewkd resume " + std::to_string(runId);
+      o.message = (message.empty() ? "the run " + toString(st) : message) +
+                  "\nthe run could not be closed in the run store: " + *storeError + "\nit " +
+                  (marked ? "is marked interrupted" : "will show as interrupted once the store can be written") +
+                  (message.find(resumeHint) == std::string::npos ? "; resume it with: " + resumeHint : "");
+    }
+    status("run " + std::to_string(runId) + " " + toString(o.status) + (o.message.empty() ? "" : ": " + o.message));
     return o;
   }
 
@@ -366,9 +222,9 @@ struct Trainer::Impl {
       return finish(RunStatus::Diverged, msg);
     }
     const int64_t n = q.images;
-    epochLossSum += loss * static_cast<double>(n);
-    epochCorrect += v[4];
-    epochSeen += static_cast<double>(n);
+    pos.epochLossSum += loss * static_cast<double>(n);
+    pos.epochCorrect += v[4];
+    pos.epochSeen += static_cast<double>(n);
     rateImages += n;
     const double dt = secondsSince(rateMark);
     if (dt > 0.5) {
@@ -419,17 +275,17 @@ struct Trainer::Impl {
     writer = std::make_unique<MetricWriter>(owner.m_store, runId);
     Clock::time_point rateMark = Clock::now();
     int64_t rateImages = 0;
-    const int64_t stepsAtStart = globalStep;
+    const int64_t stepsAtStart = pos.globalStep;
     status("training " + config.summary() + " on " + deviceText(device) + ", " + std::to_string(perEpoch) +
            " steps per epoch");
-    for (; epoch < epochs; ++epoch) {
+    for (; pos.epoch < epochs; ++pos.epoch) {
       const Clock::time_point epochStart = Clock::now();
-      const double lr = scheduledLr(config.optim, epoch);
+      const double lr = scheduledLr(config.optim, pos.epoch);
       step->optimizer().setLr(lr);
-      trainLoader->startEpoch(epoch);
+      trainLoader->startEpoch(pos.epoch);
       Batch batch;
-      for (int64_t skip = 0; skip < stepInEpoch; ++skip) trainLoader->next(batch);  // resume mid-epoch
-      if (stepInEpoch == 0) epochLossSum = epochCorrect = epochSeen = 0;
+      for (int64_t skip = 0; skip < pos.stepInEpoch; ++skip) trainLoader->next(batch);  // resume mid-epoch
+      if (pos.stepInEpoch == 0) pos.epochLossSum = pos.epochCorrect = pos.epochSeen = 0;
       // A step's scalars stay on the device until `readEvery` steps have queued up (or a snapshot, a stop or the
       // epoch's end needs them): then one device-to-host copy reads them all. On a GPU this keeps the launch
       // queue full instead of synchronising after every step.
@@ -448,7 +304,7 @@ struct Trainer::Impl {
         return std::nullopt;
       };
       while (trainLoader->next(batch)) {
-        LossParts parts = step->run(batch.images, batch.labels, static_cast<int>(epoch));
+        LossParts parts = step->run(batch.images, batch.labels, static_cast<int>(pos.epoch));
         // total, ce, review, kd, correct predictions, then the level losses: one double tensor on the device.
         const auto scalar = [&](const torch::Tensor& t) {
           return t.defined() ? t.detach().reshape({}).to(torch::kDouble) : torch::zeros({}, parts.total.options().dtype(torch::kDouble));
@@ -459,17 +315,17 @@ struct Trainer::Impl {
         PendingStep q;
         q.values = torch::stack(values);
         q.images = batch.labels.size(0);
-        q.epoch = epoch;
-        q.stepInEpoch = stepInEpoch;
-        q.globalStep = globalStep;
+        q.epoch = pos.epoch;
+        q.stepInEpoch = pos.stepInEpoch;
+        q.globalStep = pos.globalStep;
         q.reviewFactor = parts.reviewFactor;
         q.levelLabels = parts.levelLabels;
         q.logReview = parts.review.defined() && step->objective().settings().method == Method::ReviewKD;
         pending.push_back(std::move(q));
-        ++stepInEpoch;
-        ++globalStep;
+        ++pos.stepInEpoch;
+        ++pos.globalStep;
         const bool probeMoved = owner.m_probe && owner.m_probe->load() != lastProbe;
-        const bool snapshotDue = config.snapshotEvery > 0 && (globalStep % config.snapshotEvery == 0 || probeMoved);
+        const bool snapshotDue = config.snapshotEvery > 0 && (pos.globalStep % config.snapshotEvery == 0 || probeMoved);
         const bool stopNow = owner.m_stop && owner.m_stop->load();
         if (static_cast<int64_t>(pending.size()) >= readEvery || snapshotDue || stopNow)
           if (auto diverged = drain()) return *diverged;
@@ -478,16 +334,16 @@ struct Trainer::Impl {
         if (owner.m_stop && owner.m_stop->load()) {
           if (auto diverged = drain()) return *diverged;
           const std::string path = saveCheckpoint("last");
-          owner.m_store.addCheckpoint(runId, static_cast<int>(epoch), path, CheckpointKind::Last);
-          return finish(RunStatus::Stopped, "stopped on request at epoch " + std::to_string(epoch) + ", step " +
-                                                std::to_string(stepInEpoch) + "; resume with: reviewkd resume " +
+          owner.m_store.addCheckpoint(runId, static_cast<int>(pos.epoch), path, CheckpointKind::Last);
+          return finish(RunStatus::Stopped, "stopped on request at epoch " + std::to_string(pos.epoch) + ", step " +
+                                                std::to_string(pos.stepInEpoch) + "; resume with: reviewkd resume " +
                                                 std::to_string(runId));
         }
       }
       if (auto diverged = drain()) return *diverged;
       // Evaluation of the finished epoch.
       const Clock::time_point evalStart = Clock::now();
-      const bool lastEpoch = epoch + 1 == epochs;
+      const bool lastEpoch = pos.epoch + 1 == epochs;
       Evaluation test = evaluateStudent(*step, splits.test, splits.normalization, lastEpoch);
       Evaluation val = evaluateStudent(*step, splits.val, splits.normalization, false);
       if (lastEpoch) {
@@ -495,24 +351,24 @@ struct Trainer::Impl {
         classTotal = test.classTotal;
       }
       evalSeconds = secondsSince(evalStart);
-      lastTop1 = test.top1;
-      const bool improved = epochsDone == 0 || test.top1 > bestTop1;
-      if (improved) bestTop1 = test.top1;
-      ++epochsDone;
+      pos.lastTop1 = test.top1;
+      const bool improved = pos.epochsDone == 0 || test.top1 > pos.bestTop1;
+      if (improved) pos.bestTop1 = test.top1;
+      ++pos.epochsDone;
       EpochProgress ep;
       ep.runId = runId;
-      ep.epoch = static_cast<int>(epoch);
+      ep.epoch = static_cast<int>(pos.epoch);
       ep.epochs = static_cast<int>(epochs);
-      ep.trainLoss = epochSeen > 0 ? epochLossSum / epochSeen : 0;
-      ep.trainTop1 = epochSeen > 0 ? 100.0 * epochCorrect / epochSeen : 0;
+      ep.trainLoss = pos.epochSeen > 0 ? pos.epochLossSum / pos.epochSeen : 0;
+      ep.trainTop1 = pos.epochSeen > 0 ? 100.0 * pos.epochCorrect / pos.epochSeen : 0;
       ep.testLoss = test.loss;
       ep.testTop1 = test.top1;
       ep.testTop5 = test.top5;
       ep.valTop1 = splits.val.size() > 0 ? val.top1 : -1;
-      ep.bestTop1 = bestTop1;
+      ep.bestTop1 = pos.bestTop1;
       ep.lr = lr;
       ep.seconds = secondsSince(epochStart);
-      const int e = static_cast<int>(epoch);
+      const int e = static_cast<int>(pos.epoch);
       writer->add(MetricPoint::epochLevel(e, "epoch/train_loss", ep.trainLoss));
       writer->add(MetricPoint::epochLevel(e, "epoch/train_top1", ep.trainTop1));
       writer->add(MetricPoint::epochLevel(e, "test/loss", ep.testLoss));
@@ -524,9 +380,9 @@ struct Trainer::Impl {
       writer->flush();
       // Checkpoint the position *after* this epoch, then record the epoch: the store never claims an epoch
       // that no checkpoint holds.
-      ++epoch;
-      stepInEpoch = 0;
-      epochLossSum = epochCorrect = epochSeen = 0;
+      ++pos.epoch;
+      pos.stepInEpoch = 0;
+      pos.epochLossSum = pos.epochCorrect = pos.epochSeen = 0;
       const std::string last = saveCheckpoint("last");
       owner.m_store.addCheckpoint(runId, e, last, CheckpointKind::Last);
       if (improved) {
@@ -535,8 +391,8 @@ struct Trainer::Impl {
         fs::rename(best + ".tmp", best);
         owner.m_store.addCheckpoint(runId, e, best, CheckpointKind::Best);
       }
-      owner.m_store.recordEpoch(runId, static_cast<int>(epochsDone), test.top1);
-      --epoch;  // the for loop increments
+      owner.m_store.recordEpoch(runId, static_cast<int>(pos.epochsDone), test.top1);
+      --pos.epoch;  // the for loop increments
       if (owner.m_callbacks.onEpoch) owner.m_callbacks.onEpoch(ep);
       if (lastEpoch && !classTotal.empty()) {
         std::vector<ClassAccuracy> classes;
@@ -549,8 +405,8 @@ struct Trainer::Impl {
         }
         owner.m_store.setClassAccuracy(runId, e, classes);
       }
-      if (owner.m_stop && owner.m_stop->load() && epoch + 1 < epochs) {
-        ++epoch;
+      if (owner.m_stop && owner.m_stop->load() && pos.epoch + 1 < epochs) {
+        ++pos.epoch;
         return finish(RunStatus::Stopped, "stopped on request after epoch " + std::to_string(e) +
                                               "; resume with: reviewkd resume " + std::to_string(runId));
       }
@@ -584,13 +440,20 @@ RunOutcome Trainer::start(const RunConfig& config) {
   Impl run(*this);
   run.config = config;
   run.build();
-  run.warnIfTeacherIsWeak();
+  if (const std::string warning = weakTeacherWarning(m_store, run.config); !warning.empty()) run.status(warning);
   run.runId = m_store.createRun(run.record());
   run.started = Clock::now();
   return run.guardedLoop();
 }
 
 RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
+  // A run left "running" by a writer that is gone (crashed, or gave the run up because it could not close it)
+  // is marked interrupted first, so that it can be resumed without reopening the store.
+  try {
+    m_store.recoverInterruptedRuns();
+  } catch (const StoreError& e) {
+    logger("core.train")->warn("resume: interrupted runs could not be recovered: {}", e.what());
+  }
   auto rec = m_store.getRun(runId);
   if (!rec) throw InputError("run " + std::to_string(runId) + " does not exist in " + m_store.path(), "see: reviewkd runs list");
   if (rec->status == RunStatus::Running)
@@ -606,17 +469,17 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
   if (epochs > 0) run.config.optim.epochs = epochs;
   run.build();
   run.runId = runId;
-  run.loadCheckpoint(last);
-  if (run.epoch >= run.config.optim.epochs)
-    throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.epoch) + " of " +
+  run.pos = loadTrainerCheckpoint(*run.step, last);
+  if (run.pos.epoch >= run.config.optim.epochs)
+    throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.pos.epoch) + " of " +
                          std::to_string(run.config.optim.epochs) + " epochs",
                      "give a larger epoch count to extend it (reviewkd resume " + std::to_string(runId) +
                          " --epochs N)");
   if (epochs > 0) m_store.setConfig(runId, toJson(run.config));
   m_store.updateRunStatus(runId, RunStatus::Running, "resumed from " + last);
   run.started = Clock::now();
-  run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.epoch) + ", step " +
-             std::to_string(run.stepInEpoch));
+  run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.pos.epoch) + ", step " +
+             std::to_string(run.pos.stepInEpoch));
   return run.guardedLoop();
 }
 

@@ -1,0 +1,220 @@
+#include "core/services/catalog.h"
+#include "core/services/training_service.h"
+
+#include <algorithm>
+
+#include "core/common/errors.h"
+#include "core/common/logging.h"
+#include "core/common/version.h"
+#include "core/models/backbone.h"
+#include "core/store/run_store.h"
+#include "core/train/device.h"
+#include "core/train/threads.h"
+#include "core/train/trainer.h"
+
+namespace rkd::services {
+
+// --- teachers -------------------------------------------------------------------------------------------------
+
+RunConfig teacherRecipe(const RunConfig& student) {
+  RunConfig teacher;
+  const Preset* match = nullptr;
+  // The first preset whose teacher is this network, on the student's dataset kind when one is.
+  for (const auto& p : presets())
+    if (!match && p.teacher.student == student.teacher.arch && p.teacher.data.kind == student.data.kind) match = &p;
+  for (const auto& p : presets())
+    if (!match && p.teacher.student == student.teacher.arch) match = &p;
+  if (match) {
+    teacher = match->teacher;
+    teacher.data.kind = student.data.kind;
+    teacher.data.path = student.data.path;
+    teacher.data.padTo = student.data.padTo;
+    teacher.data.imageSize = student.data.imageSize;
+    teacher.data.channels = student.data.channels;
+  } else {
+    teacher = student;
+    teacher.kind = "teacher";
+    teacher.method = "ce";
+    teacher.student = student.teacher.arch;
+    teacher.teacher = TeacherSource{};
+    teacher.kdWeight = 0;
+    teacher.ceWeight = 1;
+    teacher.snapshotEvery = 0;
+  }
+  teacher.name.clear();
+  teacher.device = student.device;
+  teacher.threads = student.threads;
+  return teacher;
+}
+
+namespace {
+
+// The newest finished teacher run trained with exactly this config (its name aside).
+std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& teacherConfig) {
+  nlohmann::json want = toJson(teacherConfig);
+  want.erase("name");
+  RunFilter f;
+  f.kind = RunKind::Teacher;
+  f.status = RunStatus::Finished;
+  f.studentArch = teacherConfig.student;
+  for (const auto& r : store.listRuns(f)) {
+    auto rec = store.getRun(r.id);
+    if (!rec) continue;
+    nlohmann::json have = rec->config;
+    have.erase("name");
+    if (have == want) return r.id;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// --- training -------------------------------------------------------------------------------------------------
+
+TrainingService::TrainingService(std::string storePath) : m_storePath(std::move(storePath)) {}
+TrainingService::~TrainingService() = default;
+
+void TrainingService::requestStop() { m_stop.store(true); }
+bool TrainingService::stopRequested() const { return m_stop.load(); }
+void TrainingService::clearStop() { m_stop.store(false); }
+void TrainingService::setProbeIndex(int64_t index) { m_probe.store(std::max<int64_t>(0, index)); }
+int64_t TrainingService::probeIndex() const { return m_probe.load(); }
+
+namespace {
+
+RunOutcome failedOutcome(const std::string& message) {
+  RunOutcome o;
+  o.status = RunStatus::Failed;
+  o.message = message;
+  return o;
+}
+
+// Runs `body`; any exception becomes a failed outcome with its message (bad input flagged as such).
+template <typename F>
+RunOutcome guardedRun(F&& body) {
+  bool badInput = false;
+  std::string error;
+  RunOutcome outcome;
+  try {
+    outcome = body();
+    return outcome;
+  } catch (const InputError& e) {
+    badInput = true;
+    error = e.fix().empty() ? std::string(e.what()) : e.full();
+  } catch (const UserError& e) {
+    error = e.fix().empty() ? std::string(e.what()) : e.full();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  logger("core.services")->error("{}", error);
+  RunOutcome failed = failedOutcome(error);
+  failed.badInput = badInput;
+  return failed;
+}
+
+TeacherPlan planTeacherIn(RunStore& store, const RunConfig& student) {
+  TeacherPlan plan;
+  if (student.kind != "student" || student.method == "student-alone") {
+    plan.description = "no teacher needed";
+    return plan;
+  }
+  if (student.teacher.run > 0) {
+    plan.source = TeacherPlan::Source::Run;
+    plan.run = student.teacher.run;
+    plan.description = "teacher run " + std::to_string(plan.run);
+    return plan;
+  }
+  if (!student.teacher.checkpoint.empty()) {
+    plan.source = TeacherPlan::Source::Checkpoint;
+    plan.checkpoint = student.teacher.checkpoint;
+    plan.description = "teacher checkpoint " + plan.checkpoint;
+    return plan;
+  }
+  // Names first: a teacher that cannot exist must not start a teacher run.
+  student.validate();
+  for (const auto& [field, name] : {std::pair<std::string, std::string>{"teacher.arch", student.teacher.arch},
+                                    {"student", student.student}})
+    if (!findZooEntry(name)) {
+      std::string names;
+      for (const auto& e : zooEntries()) names += (names.empty() ? "" : ", ") + e.name;
+      throw InputError(field + " '" + name + "' is not a network of the zoo", "use one of: " + names);
+    }
+  plan.recipe = teacherRecipe(student);
+  plan.recipe.validate();
+  if (auto id = findFinishedTeacher(store, plan.recipe)) {
+    plan.source = TeacherPlan::Source::Reuse;
+    plan.run = *id;
+    plan.description = "reusing finished teacher run " + std::to_string(*id) + " (" + plan.recipe.summary() + ")";
+  } else {
+    plan.source = TeacherPlan::Source::Train;
+    plan.description = "no finished " + plan.recipe.student + " teacher yet: training it first (" +
+                       plan.recipe.summary() + ")";
+  }
+  return plan;
+}
+
+}  // namespace
+
+TeacherPlan TrainingService::planTeacher(const RunConfig& student) {
+  RunStore store(m_storePath);
+  return planTeacherIn(store, student);
+}
+
+std::optional<RunOutcome> TrainingService::provideTeacher(RunConfig& student, const TrainerCallbacks& callbacks) {
+  std::optional<RunOutcome> result;
+  const RunOutcome failed = guardedRun([&] {
+    RunStore store(m_storePath);
+    const TeacherPlan plan = planTeacherIn(store, student);
+    if (plan.source == TeacherPlan::Source::Reuse) {
+      if (callbacks.onStatus) callbacks.onStatus(plan.description);
+      student.teacher.run = plan.run;
+    } else if (plan.source == TeacherPlan::Source::Train) {
+      if (callbacks.onStatus) callbacks.onStatus(plan.description);
+      Trainer trainer(store, callbacks, &m_stop);
+      trainer.setProbe(&m_probe);
+      const RunOutcome t = trainer.start(plan.recipe);
+      if (t.status != RunStatus::Finished || m_stop.load()) {
+        RunOutcome o = t;
+        if (t.status != RunStatus::Finished)
+          o.message = "the teacher run " + std::to_string(t.runId) + " ended " + t.statusText() +
+                      (t.message.empty() ? "" : ": " + t.message) + "; the student was not started";
+        result = o;
+      } else {
+        student.teacher.run = t.runId;
+      }
+    }
+    RunOutcome ok;
+    ok.status = RunStatus::Finished;
+    return ok;
+  });
+  if (failed.status == RunStatus::Failed) return failed;
+  return result;
+}
+
+RunOutcome TrainingService::start(RunConfig config, const TrainerCallbacks& callbacks) {
+  if (auto stopped = provideTeacher(config, callbacks)) return *stopped;
+  return guardedRun([&] {
+    config.validate();
+    RunStore store(m_storePath);
+    Trainer trainer(store, callbacks, &m_stop);
+    trainer.setProbe(&m_probe);
+    return trainer.start(config);
+  });
+}
+
+RunOutcome TrainingService::resume(int64_t runId, int64_t epochs, const TrainerCallbacks& callbacks) {
+  return guardedRun([&] {
+    RunStore store(m_storePath);
+    Trainer trainer(store, callbacks, &m_stop);
+    trainer.setProbe(&m_probe);
+    return trainer.resume(runId, epochs);
+  });
+}
+
+void prepareProcess() { retainFreedMemory(); }
+
+std::string versionText(const std::string& program) {
+  return program + " " + buildVersion() + " (LibTorch " + torchVersion() + ")";
+}
+
+}  // namespace rkd::services

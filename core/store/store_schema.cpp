@@ -1,0 +1,299 @@
+// Opening a store (its file, folder and connection settings) and its schema: the migrations, applied in order
+// in one transaction, and the schema version checks.
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/common/version.h"
+#include "core/store/run_store.h"
+#include "core/store/store_internal.h"
+
+namespace rkd {
+
+namespace fs = std::filesystem;
+using namespace store_detail;
+
+namespace {
+
+/// One step of the schema. Migrations run in order, each at most once, all pending ones in one transaction;
+/// never edit a released migration, append a new one.
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Version 1. Notes on choices:
+// - timestamps are INTEGER Unix milliseconds (UTC);
+// - metrics hold per-step and epoch-level values in one table, epoch-level rows have step = -1 (kEpochStep);
+//   value NULL means NaN (SQLite cannot store NaN);
+// - teacher_run is SET NULL when the teacher run is deleted, everything else owned by a run CASCADEs;
+// - writer_token is "<boot id>:<process start ticks>" of the writer, so a pid reused after a crash or reboot
+//   is not mistaken for the live writer; updated_at is the writer's heartbeat (every write touches it).
+const char* const kSchemaV1 = R"sql(
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  name          TEXT    NOT NULL,
+  kind          TEXT    NOT NULL CHECK (kind IN ('teacher', 'student')),
+  method        TEXT    NOT NULL DEFAULT '',
+  status        TEXT    NOT NULL CHECK (status IN
+                  ('running', 'finished', 'stopped', 'failed', 'diverged', 'interrupted')),
+  config        TEXT    NOT NULL DEFAULT '{}',
+  teacher_run   INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  teacher_arch  TEXT    NOT NULL DEFAULT '',
+  student_arch  TEXT    NOT NULL DEFAULT '',
+  dataset       TEXT    NOT NULL DEFAULT '',
+  device        TEXT    NOT NULL DEFAULT '',
+  seed          INTEGER NOT NULL DEFAULT 0,
+  pid           INTEGER NOT NULL DEFAULT 0,
+  hostname      TEXT    NOT NULL DEFAULT '',
+  writer_token  TEXT    NOT NULL DEFAULT '',
+  started_at    INTEGER NOT NULL,
+  ended_at      INTEGER,
+  updated_at    INTEGER NOT NULL DEFAULT 0,
+  best_top1     REAL,
+  last_top1     REAL,
+  epochs_done   INTEGER NOT NULL DEFAULT 0,
+  message       TEXT    NOT NULL DEFAULT '',
+  build_version TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_started ON runs(started_at);
+CREATE INDEX runs_status ON runs(status);
+CREATE INDEX runs_teacher ON runs(teacher_run);
+
+CREATE TABLE metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch  INTEGER NOT NULL,
+  step   INTEGER NOT NULL,
+  key    TEXT    NOT NULL,
+  value  REAL
+);
+CREATE INDEX metrics_run_key_step ON metrics(run_id, key, step);
+
+CREATE TABLE checkpoints (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch      INTEGER NOT NULL,
+  path       TEXT    NOT NULL,
+  kind       TEXT    NOT NULL CHECK (kind IN ('last', 'best', 'epoch')),
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX checkpoints_run ON checkpoints(run_id);
+
+CREATE TABLE tags (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  tag    TEXT    NOT NULL,
+  UNIQUE (run_id, tag)
+);
+CREATE INDEX tags_tag ON tags(tag);
+
+CREATE TABLE notes (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  text       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX notes_run ON notes(run_id);
+
+CREATE TABLE class_accuracy (
+  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch       INTEGER NOT NULL,
+  class_index INTEGER NOT NULL,
+  class_name  TEXT    NOT NULL DEFAULT '',
+  accuracy    REAL,
+  PRIMARY KEY (run_id, epoch, class_index)
+);
+)sql";
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1, "initial schema: runs, metrics, checkpoints, tags, notes, class accuracy", kSchemaV1},
+  };
+  return list;
+}
+
+const char* const kCreateVersionTable =
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '')";
+
+/// Names the store file for the abandoned-run registry: its canonical path and inode, so that a file replaced at
+/// the same path (whose run ids start again at 1) is another store.
+std::string fileIdentity(const std::string& path) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(path, ec);
+  std::string identity = ec ? path : canonical.string();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0)
+    identity += "#" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  return identity;
+}
+
+}  // namespace
+
+// ---- open / schema ---------------------------------------------------------------------------------------
+
+RunStore::RunStore(const std::string& path, const RunStoreOptions& options) : m_path(path), m_options(options) {
+  try {
+    open(options);
+  } catch (...) {
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    throw;
+  }
+}
+
+RunStore::~RunStore() {
+  if (!m_db) return;
+  int rc = sqlite3_close(m_db);
+  if (rc != SQLITE_OK) storeLog()->warn("run store '{}': close failed: {}", m_path, sqlite3_errstr(rc));
+}
+
+std::string RunStore::defaultPath() {
+  fs::path base;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg && fs::path(xdg).is_absolute()) {
+    base = xdg;  // the XDG spec says to ignore relative values
+  } else {
+    const char* home = std::getenv("HOME");
+    std::string homeDir = home && *home ? home : "";
+    if (homeDir.empty()) {
+      if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) homeDir = pw->pw_dir;
+    }
+    if (homeDir.empty())
+      throw UserError("cannot find a folder for the run store: neither XDG_DATA_HOME nor HOME is set",
+                      "Set XDG_DATA_HOME or HOME, or pass a store file explicitly (--store PATH).");
+    base = fs::path(homeDir) / ".local" / "share";
+  }
+  fs::path dir = base / "reviewkd-studio";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw UserError("cannot create the run store folder '" + dir.string() + "': " +
+                        (ec ? ec.message() : std::string("a file of that name is in the way")),
+                    "Make the folder writable, set XDG_DATA_HOME to a writable folder, or pass a store file "
+                    "explicitly (--store PATH).");
+  return (dir / "runs.sqlite").string();
+}
+
+int RunStore::latestSchemaVersion() { return migrations().back().version; }
+
+void RunStore::open(const RunStoreOptions& options) {
+  if (m_path.empty())
+    throw InputError("the run store path is empty", "Pass a store file (--store PATH) or use the default.");
+  fs::path parent = fs::path(m_path).parent_path();
+  if (!options.readOnly && !parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec || !fs::is_directory(parent))
+      throw UserError("cannot create the folder '" + parent.string() + "' for the run store '" + m_path + "': " +
+                          (ec ? ec.message() : std::string("a file of that name is in the way")),
+                      "Choose a store file in a folder you can write (--store PATH), or create the folder.");
+  }
+  if (fs::is_directory(m_path))
+    throw UserError("the run store path '" + m_path + "' is a folder, not a file",
+                    "Pass a file inside it instead, e.g. '" + (fs::path(m_path) / "runs.sqlite").string() + "'.");
+
+  int flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |= SQLITE_OPEN_NOMUTEX;  // calls are serialized by m_mutex
+  int rc = sqlite3_open_v2(m_path.c_str(), &m_db, flags, nullptr);
+  if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, "open");
+  sqlite3_extended_result_codes(m_db, 1);
+
+  configure();
+  migrate();
+  m_identity = fileIdentity(m_path);
+  if (options.recoverInterrupted && !options.readOnly) {
+    int n = recoverInterruptedRuns();
+    if (n > 0) storeLog()->info("run store '{}': marked {} run(s) whose writer is gone as interrupted", m_path, n);
+  }
+  storeLog()->debug("run store '{}' open (schema {}, WAL {})", m_path, latestSchemaVersion(), m_walEnabled);
+}
+
+void RunStore::configure() {
+  sqlite3_busy_timeout(m_db, m_options.busyTimeoutMs);
+  if (!m_options.readOnly) {
+    // Reading the journal mode back also validates the file: a non-database fails here with SQLITE_NOTADB.
+    Statement wal(m_db, m_path, "open: enable WAL", "PRAGMA journal_mode=WAL");
+    std::string mode = wal.step() ? asciiLower(wal.text(0)) : "";
+    m_walEnabled = mode == "wal";
+    if (!m_walEnabled)
+      storeLog()->warn("run store '{}': the file system refused WAL mode (journal mode '{}'); readers will block the "
+                  "writer. Keep the store on a local disk.", m_path, mode);
+  } else {
+    Statement probe(m_db, m_path, "open: read journal mode", "PRAGMA journal_mode");
+    m_walEnabled = probe.step() && asciiLower(probe.text(0)) == "wal";
+  }
+  execute("PRAGMA synchronous=NORMAL", "open: set synchronous");
+  execute("PRAGMA foreign_keys=ON", "open: enable foreign keys");
+  Statement check(m_db, m_path, "open: read schema", "SELECT count(*) FROM sqlite_master");
+  check.step();
+}
+
+int RunStore::readSchemaVersion() {
+  Statement exists(m_db, m_path, "read schema version",
+                   "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'");
+  if (!exists.step()) return 0;
+  Statement v(m_db, m_path, "read schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  return v.step() ? v.int32(0) : 0;
+}
+
+int RunStore::schemaVersion() {
+  std::lock_guard lock(m_mutex);
+  return readSchemaVersion();
+}
+
+void RunStore::migrate() {
+  const int latest = latestSchemaVersion();
+  auto newerError = [&](int found) {
+    return StoreError("run store '" + m_path + "' has schema version " + std::to_string(found) +
+                          ", but this build of ReviewKD Studio (" + buildVersion() + ") knows schema versions up to " +
+                          std::to_string(latest),
+                      "Open it with a newer ReviewKD Studio, or choose another store file (--store PATH); do not "
+                      "let an older build write to a newer history.",
+                      0);
+  };
+  int version = readSchemaVersion();
+  if (version > latest) throw newerError(version);
+  if (version == latest) return;
+  if (m_options.readOnly)
+    throw StoreError("run store '" + m_path + "' has schema version " + std::to_string(version) + ", older than " +
+                         std::to_string(latest) + ", and was opened read-only",
+                     "Open it once for writing (e.g. start ReviewKD Studio) so it is upgraded.", 0);
+
+  Transaction tx(m_db, m_path, "migrate schema");
+  execute(kCreateVersionTable, "migrate schema: create schema_version");
+  version = readSchemaVersion();  // another process may have migrated while we waited for the lock
+  if (version > latest) throw newerError(version);
+  for (const Migration& m : migrations()) {
+    if (m.version <= version) continue;
+    execute(m.sql, ("migrate schema to version " + std::to_string(m.version)).c_str());
+    Statement mark(m_db, m_path, "migrate schema: record version",
+                   "INSERT INTO schema_version(version, applied_at, description) VALUES (?1, ?2, ?3)");
+    mark.bind(1, m.version).bind(2, nowUnixMs()).bind(3, m.description).run();
+    storeLog()->info("run store '{}': applied schema migration {} ({})", m_path, m.version, m.description);
+  }
+  tx.commit();
+}
+
+void RunStore::execute(const std::string& sql, const char* operation) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err);
+  sqlite3_free(err);  // sqlite3_errmsg still holds the message
+  if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, operation, sql);
+}
+
+std::string RunStore::integrityCheck() {
+  std::lock_guard lock(m_mutex);
+  Statement q(m_db, m_path, "integrityCheck", "PRAGMA integrity_check");
+  std::string out;
+  while (q.step()) {
+    if (!out.empty()) out += '\n';
+    out += q.text(0);
+  }
+  return out;
+}
+
+}  // namespace rkd
