@@ -264,23 +264,34 @@ bool RunActions::deleteSelected(bool askConfirmation) {
 
 // --- tags and notes -----------------------------------------------------------------------------------------
 
-void RunActions::addTagToSelected(const QString& tag) {
-  const QString t = tag.trimmed();
+// Writes `text` (trimmed, not empty) to every selected run; the messages say what is missing, or what was done.
+bool RunActions::writeToSelected(const QString& text, const QString& selectFirst, const QString& emptyText,
+                                 const QString& operation,
+                                 const std::function<void(rkd::services::RunHistory&, int64_t, const std::string&)>& write) {
+  const QString t = text.trimmed();
   const std::vector<int64_t> ids = m_panel->selectedRunIds();
   const auto store = m_panel->history();
   if (!store || ids.empty()) {
-    m_status->showMessage(QStringLiteral("Select the runs to tag"), true);
-    return;
+    m_status->showMessage(selectFirst, true);
+    return false;
   }
   if (t.isEmpty()) {
-    m_status->showMessage(QStringLiteral("A tag cannot be empty"), true);
-    return;
+    m_status->showMessage(emptyText, true);
+    return false;
   }
-  const bool ok = m_status->attempt(QStringLiteral("Adding tag"), [&] {
-    for (int64_t id : ids) store->addTag(id, t.toStdString());
+  const bool ok = m_status->attempt(operation, [&] {
+    for (int64_t id : ids) write(*store, id, t.toStdString());
   });
   m_panel->refresh();
-  if (ok) m_status->showMessage(QStringLiteral("Tagged %1 \"%2\"").arg(runCount(static_cast<int>(ids.size())), t));
+  return ok;
+}
+
+void RunActions::addTagToSelected(const QString& tag) {
+  const int count = static_cast<int>(m_panel->selectedRunIds().size());
+  if (writeToSelected(tag, QStringLiteral("Select the runs to tag"), QStringLiteral("A tag cannot be empty"),
+                      QStringLiteral("Adding tag"),
+                      [](rkd::services::RunHistory& h, int64_t id, const std::string& t) { h.addTag(id, t); }))
+    m_status->showMessage(QStringLiteral("Tagged %1 \"%2\"").arg(runCount(count), tag.trimmed()));
 }
 
 void RunActions::removeTagFromSelected(const QString& tag) {
@@ -298,22 +309,11 @@ void RunActions::removeTagFromSelected(const QString& tag) {
 }
 
 void RunActions::addNoteToSelected(const QString& text) {
-  const QString note = text.trimmed();
-  const std::vector<int64_t> ids = m_panel->selectedRunIds();
-  const auto store = m_panel->history();
-  if (!store || ids.empty()) {
-    m_status->showMessage(QStringLiteral("Select the runs to annotate"), true);
-    return;
-  }
-  if (note.isEmpty()) {
-    m_status->showMessage(QStringLiteral("A note cannot be empty"), true);
-    return;
-  }
-  const bool ok = m_status->attempt(QStringLiteral("Adding note"), [&] {
-    for (int64_t id : ids) store->addNote(id, note.toStdString());
-  });
-  m_panel->refresh();
-  if (ok) m_status->showMessage(QStringLiteral("Added a note to %1").arg(runCount(static_cast<int>(ids.size()))));
+  const int count = static_cast<int>(m_panel->selectedRunIds().size());
+  if (writeToSelected(text, QStringLiteral("Select the runs to annotate"), QStringLiteral("A note cannot be empty"),
+                      QStringLiteral("Adding note"),
+                      [](rkd::services::RunHistory& h, int64_t id, const std::string& t) { h.addNote(id, t); }))
+    m_status->showMessage(QStringLiteral("Added a note to %1").arg(runCount(count)));
 }
 
 void RunActions::editTagsOfSelected() {

@@ -8,7 +8,10 @@
 #include <QString>
 #include <QStyle>
 #include <cstdint>
+#include <functional>
 #include <vector>
+
+#include "core/services/run_history.h"
 
 class QAction;
 class QWidget;
@@ -68,6 +71,9 @@ class RunActions : public QObject {
   void resumeRequested(qint64 runId);
 
  private:
+  bool writeToSelected(const QString& text, const QString& selectFirst, const QString& emptyText,
+                       const QString& operation,
+                       const std::function<void(rkd::services::RunHistory&, int64_t, const std::string&)>& write);
   void editTagsOfSelected();
   void noteOnSelected();
   void exportCsvWithDialog();

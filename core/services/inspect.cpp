@@ -164,28 +164,39 @@ std::string CheckpointSummary::describe() const {
   return s.str();
 }
 
+namespace {
+
+// What a read file holds; `sd` is read once by the callers (a big teacher file is not read twice).
+CheckpointSummary summaryOf(const ImportedStateDict& sd) {
+  CheckpointSummary r;
+  r.readable = true;
+  r.format = sd.format;
+  r.layout = sd.layout;
+  r.strippedModulePrefix = sd.strippedModulePrefix;
+  r.conversions = sd.conversions;
+  r.ignored = sd.ignored;
+  r.entries = static_cast<int64_t>(sd.tensors.size());
+  for (const auto& [name, t] : sd.tensors)
+    if (t.is_floating_point()) r.parameters += t.numel();
+  const std::vector<ZooFit> fits = rankZooFits(sd.tensors);
+  for (const ZooFit& f : fits) r.fits.push_back(f.describe());
+  if (!fits.empty() && fits.front().exact()) {
+    r.fitArch = fits.front().arch;
+    r.fitClasses = fits.front().numClasses;
+    r.fitChannels = fits.front().inChannels;
+  }
+  return r;
+}
+
+}  // namespace
+
 CheckpointSummary summarizeCheckpoint(const std::string& path) {
   CheckpointSummary r;
-  r.readable = guarded(
-      [&] {
-        const ImportedStateDict sd = readStateDict(path);
-        r.format = sd.format;
-        r.layout = sd.layout;
-        r.strippedModulePrefix = sd.strippedModulePrefix;
-        r.conversions = sd.conversions;
-        r.ignored = sd.ignored;
-        r.entries = static_cast<int64_t>(sd.tensors.size());
-        for (const auto& [name, t] : sd.tensors)
-          if (t.is_floating_point()) r.parameters += t.numel();
-        const std::vector<ZooFit> fits = rankZooFits(sd.tensors);
-        for (const ZooFit& f : fits) r.fits.push_back(f.describe());
-        if (!fits.empty() && fits.front().exact()) {
-          r.fitArch = fits.front().arch;
-          r.fitClasses = fits.front().numClasses;
-          r.fitChannels = fits.front().inChannels;
-        }
-      },
-      r.error);
+  std::string error;
+  if (!guarded([&] { r = summaryOf(readStateDict(path)); }, error)) {
+    r = CheckpointSummary{};
+    r.error = error;
+  }
   return r;
 }
 
@@ -219,15 +230,15 @@ ImportReport inspectCheckpoint(const std::string& path, const std::string& arch,
                                const std::string& channels) {
   ImportReport r;
   r.arch = arch;
-  r.file = summarizeCheckpoint(path);
-  if (!r.file.readable) {
-    r.error = r.file.error;
+  ImportedStateDict sd;
+  if (!guarded([&] { sd = readStateDict(path); }, r.error)) {
+    r.file.error = r.error;
     return r;
   }
+  r.file = summaryOf(sd);
   r.readable = guarded(
       [&] {
         if (!shape.known()) throw InputError("the input shape is not known yet", "load the dataset first");
-        const ImportedStateDict sd = readStateDict(path);
         r.channels = shape.channels;
         const int64_t wanted = inputChannelsFor(sd.tensors, arch);
         if (channels == "auto" && wanted > 0 && wanted != shape.channels && (wanted == 1 || wanted == 3) &&
