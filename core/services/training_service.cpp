@@ -89,15 +89,14 @@ RunOutcome failedOutcome(const std::string& message) {
   return o;
 }
 
-// Runs `body`; any exception becomes a failed outcome with its message (bad input flagged as such).
+// Runs `body`; any exception becomes a failed outcome with its message (bad input flagged as such). The body
+// returns a RunOutcome, or an optional one (provideTeacher).
 template <typename F>
-RunOutcome guardedRun(F&& body) {
+auto guardedRun(F&& body) -> decltype(body()) {
   bool badInput = false;
   std::string error;
-  RunOutcome outcome;
   try {
-    outcome = body();
-    return outcome;
+    return body();
   } catch (const InputError& e) {
     badInput = true;
     error = e.fix().empty() ? std::string(e.what()) : e.full();
@@ -160,42 +159,49 @@ TeacherPlan TrainingService::planTeacher(const RunConfig& student) {
   return planTeacherIn(store, student);
 }
 
-std::optional<RunOutcome> TrainingService::provideTeacher(RunConfig& student, const TrainerCallbacks& callbacks) {
-  std::optional<RunOutcome> result;
-  const RunOutcome failed = guardedRun([&] {
-    RunStore store(m_storePath);
-    const TeacherPlan plan = planTeacherIn(store, student);
-    if (plan.source == TeacherPlan::Source::Reuse) {
-      if (callbacks.onStatus) callbacks.onStatus(plan.description);
-      student.teacher.run = plan.run;
-    } else if (plan.source == TeacherPlan::Source::Train) {
-      if (callbacks.onStatus) callbacks.onStatus(plan.description);
-      Trainer trainer(store, callbacks, &m_stop);
-      trainer.setProbe(&m_probe);
-      const RunOutcome t = trainer.start(plan.recipe);
-      if (t.status != RunStatus::Finished || m_stop.load()) {
-        RunOutcome o = t;
-        if (t.status != RunStatus::Finished)
-          o.message = "the teacher run " + std::to_string(t.runId) + " ended " + t.statusText() +
-                      (t.message.empty() ? "" : ": " + t.message) + "; the student was not started";
-        result = o;
-      } else {
-        student.teacher.run = t.runId;
-      }
-    }
-    RunOutcome ok;
-    ok.status = RunStatus::Finished;
-    return ok;
-  });
-  if (failed.status == RunStatus::Failed) return failed;
-  return result;
+namespace {
+
+// Resolves the student's teacher in `store`, training it first when the plan says so, and writes it into
+// student.teacher.run. An outcome when the student must not start (the teacher run did not finish, or a stop
+// was asked for). Throws for bad input.
+std::optional<RunOutcome> provideTeacherIn(RunStore& store, RunConfig& student, const TrainerCallbacks& callbacks,
+                                           std::atomic<bool>& stop, std::atomic<int64_t>& probe) {
+  const TeacherPlan plan = planTeacherIn(store, student);
+  if (plan.source != TeacherPlan::Source::Reuse && plan.source != TeacherPlan::Source::Train) return std::nullopt;
+  if (callbacks.onStatus) callbacks.onStatus(plan.description);
+  if (plan.source == TeacherPlan::Source::Reuse) {
+    student.teacher.run = plan.run;
+    return std::nullopt;
+  }
+  Trainer trainer(store, callbacks, &stop);
+  trainer.setProbe(&probe);
+  const RunOutcome t = trainer.start(plan.recipe);
+  if (t.status != RunStatus::Finished) {
+    RunOutcome o = t;
+    o.message = "the teacher run " + std::to_string(t.runId) + " ended " + t.statusText() +
+                (t.message.empty() ? "" : ": " + t.message) + "; the student was not started";
+    return o;
+  }
+  if (stop.load()) return t;
+  student.teacher.run = t.runId;
+  return std::nullopt;
 }
 
-RunOutcome TrainingService::start(RunConfig config, const TrainerCallbacks& callbacks) {
-  if (auto stopped = provideTeacher(config, callbacks)) return *stopped;
-  return guardedRun([&] {
-    config.validate();
+}  // namespace
+
+std::optional<RunOutcome> TrainingService::provideTeacher(RunConfig& student, const TrainerCallbacks& callbacks) {
+  return guardedRun([&]() -> std::optional<RunOutcome> {
     RunStore store(m_storePath);
+    return provideTeacherIn(store, student, callbacks, m_stop, m_probe);
+  });
+}
+
+// One store connection for the teacher and the student.
+RunOutcome TrainingService::start(RunConfig config, const TrainerCallbacks& callbacks) {
+  return guardedRun([&] {
+    RunStore store(m_storePath);
+    if (auto stopped = provideTeacherIn(store, config, callbacks, m_stop, m_probe)) return *stopped;
+    config.validate();
     Trainer trainer(store, callbacks, &m_stop);
     trainer.setProbe(&m_probe);
     return trainer.start(config);
