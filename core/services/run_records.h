@@ -57,6 +57,9 @@ struct RunRecord {
   int epochsDone = 0;
   std::string message;               ///< error / divergence / interruption text
   std::string buildVersion;          ///< empty = rkd::buildVersion() at createRun
+  int worldSize = 1;                 ///< processes that trained the run together (torch.distributed); 1 = one
+  std::string backend;               ///< collective backend of a distributed run ("gloo", "nccl"); empty = none
+  std::string rankDevices;           ///< device of every rank, comma-separated ("cpu,cpu"); empty = `device`
 };
 
 /// The few configuration fields the history table shows (its pair, switches, summary and epoch count), read by
@@ -82,6 +85,8 @@ struct RunSummary {
   std::string studentArch;
   std::string dataset;
   std::string device;
+  int worldSize = 1;              ///< processes of a distributed run; 1 = one process
+  std::string backend;            ///< "gloo", "nccl"; empty for a one-process run
   int64_t startedAt = 0;
   std::optional<int64_t> endedAt;
   std::optional<double> bestTop1;

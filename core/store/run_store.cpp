@@ -84,9 +84,9 @@ int64_t RunStore::createRun(const RunRecord& run) {
   Statement q(m_db, m_path, "createRun",
               "INSERT INTO runs(name, kind, method, status, config, teacher_run, teacher_arch, student_arch, dataset,"
               " device, seed, pid, hostname, writer_token, started_at, ended_at, updated_at, best_top1, last_top1,"
-              " epochs_done, message, build_version)"
+              " epochs_done, message, build_version, world_size, backend, rank_devices)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
-              " ?21, ?22)");
+              " ?21, ?22, ?23, ?24, ?25)");
   q.bind(1, trim(run.name))
       .bind(2, toString(run.kind))
       .bind(3, run.method)
@@ -108,7 +108,10 @@ int64_t RunStore::createRun(const RunRecord& run) {
       .bind(19, run.lastTop1)
       .bind(20, run.epochsDone)
       .bind(21, run.message)
-      .bind(22, run.buildVersion.empty() ? buildVersion() : run.buildVersion);
+      .bind(22, run.buildVersion.empty() ? buildVersion() : run.buildVersion)
+      .bind(23, static_cast<int64_t>(run.worldSize))
+      .bind(24, run.backend)
+      .bind(25, run.rankDevices);
   q.run();
   int64_t id = sqlite3_last_insert_rowid(m_db);
   storeLog()->debug("run store: created run {} '{}'", id, run.name);
@@ -203,7 +206,7 @@ std::optional<RunRecord> RunStore::getRun(int64_t runId) {
   Statement q(m_db, m_path, "getRun",
               "SELECT id, name, kind, method, status, config, teacher_run, teacher_arch, student_arch, dataset, device,"
               " seed, pid, hostname, started_at, ended_at, updated_at, best_top1, last_top1, epochs_done, message,"
-              " build_version FROM runs WHERE id = ?1");
+              " build_version, world_size, backend, rank_devices FROM runs WHERE id = ?1");
   q.bind(1, runId);
   if (!q.step()) return std::nullopt;
   RunRecord r;
@@ -229,6 +232,9 @@ std::optional<RunRecord> RunStore::getRun(int64_t runId) {
   r.epochsDone = q.int32(19);
   r.message = q.text(20);
   r.buildVersion = q.text(21);
+  r.worldSize = q.int32(22);
+  r.backend = q.text(23);
+  r.rankDevices = q.text(24);
   return r;
 }
 
@@ -251,7 +257,8 @@ std::vector<RunSummary> RunStore::listRuns(const RunFilter& filter) {
       " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.review.weight') END,"
       " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.kd_weight') END,"
       " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.kd_temperature') END,"
-      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.optim.epochs') END"
+      " CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.optim.epochs') END,"
+      " r.world_size, r.backend"
       " FROM runs r WHERE 1";
   std::vector<std::variant<int64_t, std::string>> params;
   auto param = [&](std::variant<int64_t, std::string> v) {
@@ -316,6 +323,8 @@ std::vector<RunSummary> RunStore::listRuns(const RunFilter& filter) {
       d.kdTemperature = q.optionalReal(28).value_or(0);
       d.epochs = q.optionalInt64(29).value_or(0);
     }
+    s.worldSize = q.int32(30);
+    s.backend = q.text(31);
     std::string tagList = q.text(16);
     size_t pos = 0;
     while (!tagList.empty() && pos <= tagList.size()) {

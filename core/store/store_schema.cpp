@@ -109,9 +109,18 @@ CREATE TABLE class_accuracy (
 );
 )sql";
 
+// Version 2: a run trained by several processes (torch.distributed) records how many, the collective backend and
+// the device of every rank ("cpu,cpu" or "cuda:0,cuda:1"); a single-process run keeps 1, '' and ''.
+const char* const kSchemaV2 = R"sql(
+ALTER TABLE runs ADD COLUMN world_size   INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN backend      TEXT    NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN rank_devices TEXT    NOT NULL DEFAULT '';
+)sql";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "initial schema: runs, metrics, checkpoints, tags, notes, class accuracy", kSchemaV1},
+      {2, "distributed runs: world_size, backend, rank_devices", kSchemaV2},
   };
   return list;
 }
