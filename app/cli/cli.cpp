@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   addTrainCommands(app, command, global);
   addRunsCommand(app, command, global);
   addInspectCommand(app, command);
+  addLaunchCommand(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

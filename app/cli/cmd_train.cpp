@@ -1,5 +1,7 @@
 // `reviewkd train | teacher | resume | ablation`: the training commands.
+#include <atomic>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -21,6 +23,41 @@ services::TrainingService* g_service = nullptr;
 extern "C" void onInterrupt(int) {
   if (g_service) g_service->requestStop();
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+// A worker of a distributed job other than rank 0 follows rank 0's runs; Ctrl-C asks for a stop that every rank
+// takes at the same step (launch forwards one Ctrl-C to every worker).
+std::atomic<bool> g_followerStop{false};
+extern "C" void onFollowerInterrupt(int) {
+  g_followerStop = true;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+// The command as one worker of a distributed job when the torchrun variables are set: rank 0 runs `body` and
+// then releases the others with its exit code; the others follow rank 0's runs. A plain process runs `body`.
+std::function<int()> distributed(std::function<int()> body) {
+  return [body = std::move(body)] {
+    const services::DistributedRole role = services::joinDistributedJob();
+    if (!role.distributed) return body();
+    if (!role.primary) {
+      auto previous = std::signal(SIGINT, onFollowerInterrupt);
+      const int code = services::followDistributedJob(&g_followerStop);
+      std::signal(SIGINT, previous);
+      return code;
+    }
+    int code = kRunFailed;
+    try {
+      code = body();
+    } catch (const InputError&) {
+      services::endDistributedJob(kBadInput);
+      throw;
+    } catch (...) {
+      services::endDistributedJob(kRunFailed);
+      throw;
+    }
+    services::endDistributedJob(code);
+    return code;
+  };
 }
 
 struct TrainArgs {
@@ -104,34 +141,34 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
       ->check(CLI::ExistingFile);
   train->callback([&command, &global, a, train] {
     if (a->config.empty() && a->preset.empty()) throw CLI::ValidationError("train", "give --config FILE or --preset NAME");
-    command.action = [&global, a] {
+    command.action = distributed([&global, a] {
       RunConfig c = configFrom(*a, false);
       applyTeacherArgs(c, *a);
       services::TrainingService service(global.storePath());
       return exitCodeFor(runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(c, cb); }));
-    };
+    });
   });
 
   auto* teacher = app.add_subcommand("teacher", "train a teacher with cross-entropy from a config or a preset");
   addSourceOptions(teacher, *a);
   teacher->callback([&command, &global, a] {
     if (a->config.empty() && a->preset.empty()) throw CLI::ValidationError("teacher", "give --config FILE or --preset NAME");
-    command.action = [&global, a] {
+    command.action = distributed([&global, a] {
       RunConfig c = configFrom(*a, true);
       services::TrainingService service(global.storePath());
       return exitCodeFor(runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(c, cb); }));
-    };
+    });
   });
 
   auto* resume = app.add_subcommand("resume", "continue a stopped or interrupted run from its last checkpoint");
   resume->add_option("run", a->resumeRun, "run id (reviewkd runs list)")->required()->check(CLI::PositiveNumber);
   resume->add_option("--epochs", a->epochs, "new total epoch count (to extend a run)")->check(CLI::PositiveNumber);
   resume->callback([&command, &global, a] {
-    command.action = [&global, a] {
+    command.action = distributed([&global, a] {
       services::TrainingService service(global.storePath());
       return exitCodeFor(runWithProgress(
           service, [&](const TrainerCallbacks& cb) { return service.resume(a->resumeRun, a->epochs, cb); }));
-    };
+    });
   });
 
   auto* ablation = app.add_subcommand(
@@ -140,7 +177,7 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
   ablation->add_option("--set", a->overrides, "override a field of every row, e.g. --set optim.epochs=5");
   ablation->add_option("--teacher-run", a->teacherRun, "use this finished teacher run")->check(CLI::PositiveNumber);
   ablation->callback([&command, &global, a] {
-    command.action = [&global, a] {
+    command.action = distributed([&global, a] {
       const auto start = std::chrono::steady_clock::now();
       RunConfig base = configFrom(*a, false);
       applyTeacherArgs(base, *a);
@@ -174,7 +211,7 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
                   services::ablationMarkdown(base.teacher.arch + " -> " + base.student, results).c_str(),
                   base.teacher.arch.c_str(), base.data.kind.c_str(), formatDuration(seconds).c_str());
       return failed == 0 ? kSuccess : kRunFailed;
-    };
+    });
   });
 
   auto* presetList = app.add_subcommand("presets", "list the presets (published pairs and the quick CPU demo)");

@@ -29,5 +29,6 @@ void addDevicesCommand(CLI::App& app, Command& command);
 void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& global);
 void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global);
 void addInspectCommand(CLI::App& app, Command& command);
+void addLaunchCommand(CLI::App& app, Command& command);
 
 }  // namespace rkd::cli

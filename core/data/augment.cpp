@@ -101,12 +101,22 @@ BatchLoader::BatchLoader(const TensorDataset& data, const Normalization& norm, c
     throw InputError(data.name + ": normalisation has " + std::to_string(norm.mean.size()) + " mean values, expected " +
                      std::to_string(data.channels()) + " (one per channel)");
   m_data = data.to(options.device);  // once: every batch is then gathered on the device
+  if (options.worldSize < 1 || options.rank < 0 || options.rank >= options.worldSize)
+    throw InputError("rank " + std::to_string(options.rank) + " is not in a world of " +
+                     std::to_string(options.worldSize));
   if (options.augment) m_augmenter.emplace(*options.augment, norm, mixSeed(options.seed, 100));
   startEpoch(0);
 }
 
+int64_t BatchLoader::shardSize() const {
+  const int64_t n = m_data.size(), w = m_options.worldSize, r = m_options.rank;
+  if (w == 1) return n;
+  if (m_options.pad) return (n + w - 1) / w;
+  return n > r ? (n - r + w - 1) / w : 0;
+}
+
 int64_t BatchLoader::batchesPerEpoch() const {
-  return (m_data.size() + m_options.batchSize - 1) / m_options.batchSize;
+  return (shardSize() + m_options.batchSize - 1) / m_options.batchSize;
 }
 
 void BatchLoader::startEpoch(int64_t epoch) {
@@ -121,15 +131,29 @@ void BatchLoader::startEpoch(int64_t epoch) {
   } else {
     m_order = torch::arange(n, longOnDevice);
   }
+  const int64_t w = m_options.worldSize;
+  if (w > 1 && n > 0) {
+    torch::Tensor order = m_order;
+    if (m_options.pad && n % w != 0) {
+      // Repeat the permutation's start until the length is a multiple of the world size (as DistributedSampler).
+      const int64_t total = (n + w - 1) / w * w;
+      std::vector<torch::Tensor> parts{order};
+      for (int64_t have = n; have < total; have += std::min(n, total - have))
+        parts.push_back(order.narrow(0, 0, std::min(n, total - have)));
+      order = torch::cat(parts);
+    }
+    m_order = order.slice(0, m_options.rank, order.size(0), w).contiguous();
+  }
   if (m_augmenter) {
-    m_augmenter->reseed(mixSeed(m_options.seed, 2 * e + 2));
-    m_draws = m_augmenter->draw(n, m_options.device);
+    const uint64_t stream = mixSeed(m_options.seed, 2 * e + 2);
+    m_augmenter->reseed(m_options.rank == 0 ? stream : mixSeed(stream, static_cast<uint64_t>(m_options.rank)));
+    m_draws = m_augmenter->draw(m_order.size(0), m_options.device);
   }
   m_position = 0;
 }
 
 bool BatchLoader::next(Batch& batch) {
-  const int64_t n = m_data.size();
+  const int64_t n = m_order.size(0);
   if (m_position >= n) return false;
   const int64_t len = std::min(m_options.batchSize, n - m_position);  // the last partial batch is kept
   auto idx = m_order.narrow(0, m_position, len);

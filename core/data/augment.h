@@ -70,6 +70,13 @@ struct BatchLoaderOptions {
   std::optional<AugmentOptions> augment; ///< none = normalise only (evaluation)
   uint64_t seed = 0;
   torch::Device device = torch::kCPU;    ///< the dataset is moved here once
+  /// Data-parallel sharding as PyTorch's DistributedSampler: the epoch's permutation (the same on every rank),
+  /// padded by repeating its start to a multiple of worldSize (when `pad`), then every worldSize-th index from
+  /// `rank`. Augmentation draws come from a stream derived from (seed, epoch, rank); rank 0's is the
+  /// one-process stream, so one rank reads exactly what a one-process run reads. `batchSize` is per rank.
+  int rank = 0;
+  int worldSize = 1;
+  bool pad = true;                       ///< false for evaluation: each sample is seen once over all ranks
 };
 
 /// Yields the batches of one epoch at a time; the last partial batch is kept. Shuffle and augmentation are
@@ -87,6 +94,8 @@ class BatchLoader {
   bool next(Batch& batch);
 
   int64_t size() const { return m_data.size(); }
+  /// Samples this rank reads per epoch (size() for one rank).
+  int64_t shardSize() const;
   int64_t batchesPerEpoch() const;
   const TensorDataset& data() const { return m_data; }
   const BatchLoaderOptions& options() const { return m_options; }
@@ -97,7 +106,7 @@ class BatchLoader {
   BatchLoaderOptions m_options;
   std::optional<Augmenter> m_augmenter;
   Augmenter::Draws m_draws;  // the current epoch's crop offsets and flips, in batch order, on the device
-  torch::Tensor m_order;  // permutation of the current epoch, on the device
+  torch::Tensor m_order;  // this rank's indices of the current epoch, on the device
   int64_t m_position = 0;
 };
 

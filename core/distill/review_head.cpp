@@ -178,7 +178,7 @@ AttentionFusionImpl::AttentionFusionImpl(const AttentionFusionOptions& options) 
 
 FusionResult AttentionFusionImpl::forward(const torch::Tensor& x, const torch::Tensor& residual) {
   const int64_t h = x.size(2), w = x.size(3);
-  torch::Tensor fused = m_conv1->forward(x);
+  torch::Tensor fused = LayerRunner{}.sequential(m_conv1, x);
   if (m_options.fuse) {
     TORCH_CHECK(residual.defined(), "AttentionFusion: a fusing level needs the deeper residual");
     if (m_attConv) {
@@ -192,7 +192,7 @@ FusionResult AttentionFusionImpl::forward(const torch::Tensor& x, const torch::T
   }
   if (fused.size(2) != m_options.teacherHeight || fused.size(3) != m_options.teacherWidth)
     fused = resizeNearest(fused, m_options.teacherHeight, m_options.teacherWidth);
-  return {m_conv2->forward(fused), fused};
+  return {LayerRunner{}.sequential(m_conv2, fused), fused};
 }
 
 // ----------------------------------------------------------------------------------------- review head

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/common/errors.h"
+#include "core/models/batch_norm_override.h"
 #include "core/models/zoo_internal.h"
 
 namespace rkd {
@@ -20,7 +21,7 @@ torch::Tensor LayerRunner::conv(const torch::nn::Conv2d& conv, const torch::Tens
 torch::Tensor LayerRunner::convBn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn,
                                   const torch::Tensor& x) const {
   auto y = this->conv(conv, x);
-  return fused ? y : bn.ptr()->forward(y);
+  return fused ? y : runBatchNorm(*bn.ptr(), y);
 }
 
 torch::Tensor LayerRunner::linear(const torch::nn::Linear& linear, const torch::Tensor& x) const {
@@ -41,6 +42,8 @@ torch::Tensor LayerRunner::sequential(const torch::nn::Sequential& seq, const to
       auto out = l->forward(y);
       if (macs) *macs += (out.numel() / out.size(0)) * l->weight.size(1);
       y = out;
+    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      y = runBatchNorm(*bn, y);
     } else {
       y = item.forward(y);
     }

@@ -1,6 +1,7 @@
 // Wide ResNets (wrn-D-K), pre-activation, with the parameter names of the widely used PyTorch zoo
 // (RepDistiller's wrn.py): conv1, blockG.layer.I.{bn1,conv1,bn2,conv2,convShortcut}, bn1, fc.
 #include "core/common/errors.h"
+#include "core/models/batch_norm_override.h"
 #include "core/models/zoo_internal.h"
 
 namespace rkd {
@@ -25,10 +26,10 @@ class WrnBlockImpl : public torch::nn::Module {
   torch::Tensor run(const LayerRunner& r, torch::Tensor x) {
     torch::Tensor out;
     if (!m_equalInOut) {
-      x = torch::relu(bn1(x));
+      x = torch::relu(runBatchNorm(*bn1, x));
       out = torch::relu(r.convBn(conv1, bn2, x));
     } else {
-      out = torch::relu(bn1(x));
+      out = torch::relu(runBatchNorm(*bn1, x));
       out = torch::relu(r.convBn(conv1, bn2, out));
     }
     out = r.conv(conv2, out);
@@ -86,14 +87,15 @@ class WrnImpl : public BackboneImpl {
     auto f1 = block1->run(r, f0);
     auto f2 = block2->run(r, f1);
     auto f3 = block3->run(r, f2);
-    auto x = torch::relu(bn1(f3));
+    auto x = torch::relu(runBatchNorm(*bn1, f3));
     out.pooled = x.mean({2, 3});
     out.logits = r.linear(fc, out.pooled);
     out.features = {f0, f1, f2, f3};
     if (wantPreact) {
       // As the reference: the next BN applied once more to each stage output (in train mode this updates
       // those BNs' running statistics a second time).
-      out.preact = {f0, block2->blocks.front()->bn1(f1), block3->blocks.front()->bn1(f2), bn1(f3)};
+      out.preact = {f0, runBatchNorm(*block2->blocks.front()->bn1, f1), runBatchNorm(*block3->blocks.front()->bn1, f2),
+                    runBatchNorm(*bn1, f3)};
     }
     return out;
   }

@@ -81,6 +81,9 @@ struct RunConfig {
   int64_t threads = 0;                 ///< CPU threads, 0 = all cores
   int64_t snapshotEvery = 50;          ///< steps between feature snapshots (0 = off)
   std::string channelsLast = "auto";   ///< auto (on for CPU), on, off
+  /// Several processes (torch.distributed): SyncBatchNorm for the student and the review head (statistics over
+  /// the global batch). Off: each rank normalises with its own batch, as DDP does. No effect in one process.
+  bool syncBatchNorm = false;
 
   /// Throws rkd::InputError naming the field, the value and the allowed values.
   void validate() const;

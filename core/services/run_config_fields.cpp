@@ -123,6 +123,7 @@ const std::vector<Field<RunConfig>>& fieldsOf() {
       {"threads", &RunConfig::threads, "2"},
       {"snapshot_every", &RunConfig::snapshotEvery, "10"},
       {"channels_last", &RunConfig::channelsLast, "on"},
+      {"sync_bn", &RunConfig::syncBatchNorm, "true"},
   };
   return fields;
 }

@@ -8,6 +8,8 @@
 #include "core/common/version.h"
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
+#include "core/dist/environment.h"
+#include "core/dist/process_group.h"
 #include "core/train/device.h"
 #include "core/train/threads.h"
 #include "core/train/trainer.h"
@@ -60,7 +62,13 @@ std::optional<int64_t> findFinishedTeacher(RunStore& store, const RunConfig& tea
   for (const auto& r : store.listRuns(f)) {
     auto rec = store.getRun(r.id);
     if (!rec) continue;
-    nlohmann::json have = rec->config;
+    // Compared through the field table, so a run recorded before a field existed matches with its default.
+    nlohmann::json have;
+    try {
+      have = toJson(runConfigFromJson(rec->config, "run " + std::to_string(r.id) + " config"));
+    } catch (const std::exception&) {
+      continue;
+    }
     have.erase("name");
     if (have == want) return r.id;
   }
@@ -218,6 +226,23 @@ RunOutcome TrainingService::resume(int64_t runId, int64_t epochs, const TrainerC
 }
 
 void prepareProcess() { retainFreedMemory(); }
+
+DistributedRole joinDistributedJob() {
+  DistributedRole role;
+  const std::optional<dist::Environment> env = dist::readEnvironment();
+  if (!env) return role;
+  dist::setCurrent(dist::ProcessGroup::join(*env));
+  role.distributed = true;
+  role.primary = env->primary();
+  role.rank = env->rank;
+  role.worldSize = env->worldSize;
+  logger("core.train")->info("joined a distributed job as rank {} of {}", env->rank, env->worldSize);
+  return role;
+}
+
+int followDistributedJob(const std::atomic<bool>* stop) { return rkd::followDistributedJob(stop); }
+
+void endDistributedJob(int exitCode) { rkd::endDistributedJob(exitCode); }
 
 std::string versionText(const std::string& program) {
   return program + " " + buildVersion() + " (LibTorch " + torchVersion() + ")";

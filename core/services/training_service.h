@@ -73,6 +73,23 @@ class TrainingService {
   std::atomic<int64_t> m_probe{0};
 };
 
+/// This process's place in a distributed job (torchrun's environment).
+struct DistributedRole {
+  bool distributed = false;  ///< the torchrun variables are set: this process is one worker of a job
+  bool primary = true;       ///< rank 0: runs the command and alone writes the run store
+  int rank = 0;
+  int worldSize = 1;
+};
+/// Joins the distributed job when the torchrun variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+/// MASTER_ADDR, MASTER_PORT) are set; a plain process otherwise. Throws InputError (exit 2) for an incomplete
+/// or contradictory environment, a port in use, or workers that do not all arrive, naming what to set.
+DistributedRole joinDistributedJob();
+/// On a rank other than 0: runs the runs rank 0 announces until rank 0's command ends; returns its exit code.
+/// `stop` (optional) asks to stop: it takes effect when every rank has seen rank 0's decision.
+int followDistributedJob(const std::atomic<bool>* stop);
+/// On rank 0 when its command ends (also after an error): releases the other ranks with `exitCode`.
+void endDistributedJob(int exitCode);
+
 /// Prepares the process for training, first thing in main() (before any thread starts): keeps freed memory in
 /// one malloc arena (see README, "Allocator").
 void prepareProcess();

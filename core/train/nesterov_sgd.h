@@ -30,6 +30,8 @@ class NesterovSgd {
   void setLr(double lr) { m_options.lr = lr; }
   double lr() const { return m_options.lr; }
   const Options& options() const { return m_options; }
+  /// The parameters, in the order of their names.
+  const std::vector<torch::Tensor>& parameters() const { return m_params; }
 
   /// Momentum buffers by parameter name ("" entries are absent until the first step).
   std::map<std::string, torch::Tensor> state() const;

@@ -12,6 +12,7 @@
 #include "core/common/version.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
+#include "core/dist/process_group.h"
 #include "core/models/generator_scope.h"
 #include "core/train/device.h"
 #include "core/train/feature_probe.h"
@@ -28,6 +29,38 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Messages of a distributed job go through the rendezvous store under numbered keys; every rank counts the
+// plans it sent or received, so rank 0 and the followers always agree on the next key.
+int64_t g_planCount = 0;
+std::string planKey(int64_t plan, const std::string& part = "") {
+  return "rkd/plan/" + std::to_string(plan) + (part.empty() ? "" : "/" + part);
+}
+
+std::string firstLine(const std::string& s) {
+  const auto cut = s.find('\n');
+  return cut == std::string::npos ? s : s.substr(0, cut);
+}
+
+nlohmann::json positionJson(const TrainingPosition& p) {
+  return {{"epoch", p.epoch}, {"step_in_epoch", p.stepInEpoch}, {"global_step", p.globalStep},
+          {"best_top1", p.bestTop1}, {"last_top1", p.lastTop1}, {"epochs_done", p.epochsDone},
+          {"loss_sum", p.epochLossSum}, {"correct", p.epochCorrect}, {"seen", p.epochSeen}};
+}
+
+TrainingPosition positionFromJson(const nlohmann::json& j) {
+  TrainingPosition p;
+  p.epoch = j.at("epoch");
+  p.stepInEpoch = j.at("step_in_epoch");
+  p.globalStep = j.at("global_step");
+  p.bestTop1 = j.at("best_top1");
+  p.lastTop1 = j.at("last_top1");
+  p.epochsDone = j.at("epochs_done");
+  p.epochLossSum = j.at("loss_sum");
+  p.epochCorrect = j.at("correct");
+  p.epochSeen = j.at("seen");
+  return p;
+}
 
 }  // namespace
 
@@ -68,26 +101,149 @@ struct Trainer::Impl {
   std::vector<PendingStep> pending;
   double smoothedImagesPerSecond = 0;
   double evalSeconds = 0;
+  // Distributed: the job's group (null for one process), this run's plan number, the devices of all ranks and
+  // the stop decision of the last all-reduce (every rank stops at the same step).
+  std::shared_ptr<dist::ProcessGroup> group = dist::current();
+  int64_t plan = -1;
+  std::vector<std::string> rankDevices;
+  bool collectiveStop = false;
+  // A follower's announced run: the resolved input channels and the teacher network.
+  int64_t plannedChannels = 0;
+  std::string plannedTeacherArch;
 
   explicit Impl(Trainer& t) : owner(t) {}
 
+  bool primary() const { return !group || group->primary(); }
+  int worldSize() const { return group ? group->size() : 1; }
+
   void status(const std::string& s) {
+    if (!primary()) {
+      logger("core.train")->debug("rank {}: {}", group->rank(), s);
+      return;
+    }
     logger("core.train")->info("{}", s);
     if (owner.m_callbacks.onStatus) owner.m_callbacks.onStatus(s);
   }
 
-  // Builds data, networks and the step from `config`. Throws InputError for bad input.
+  // Rank 0, once its part of build() succeeded: announces the run and waits until every follower has prepared
+  // it (its data shard, its teacher network); a follower that cannot is named in the error.
+  void announce() {
+    plan = g_planCount++;
+    nlohmann::json j{{"config", toJson(config)}, {"channels", plannedChannels},
+                     {"teacher_arch", plannedTeacherArch}};
+    group->publish(planKey(plan), j.dump());
+    rankDevices.assign(static_cast<size_t>(worldSize()), deviceText(device));
+    std::string failures;
+    for (int r = 1; r < worldSize(); ++r) {
+      const auto ready = nlohmann::json::parse(group->receive(planKey(plan, "ready/" + std::to_string(r))));
+      if (ready.value("ok", false)) {
+        rankDevices[static_cast<size_t>(r)] = ready.value("device", "");
+      } else {
+        failures += (failures.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " +
+                    ready.value("error", std::string("unknown error"));
+      }
+    }
+    group->publish(planKey(plan, "go"), failures.empty() ? "go" : "abort");
+    if (!failures.empty())
+      throw InputError("not every rank could prepare the run: " + failures,
+                       "every rank needs the same dataset path and device kind; fix what the message names");
+  }
+
+  // Rank 0: the run could not be prepared; the followers skip the plan.
+  void announceFailure(const std::string& error) {
+    if (!group || plan >= 0) return;
+    plan = g_planCount++;
+    group->publish(planKey(plan), nlohmann::json{{"error", error}}.dump());
+  }
+
+  // Every rank, once its step exists (rank 0: after loading a checkpoint): rank 0's position and weights,
+  // momentum buffers included, become every rank's.
+  void syncState() {
+    if (!group) return;
+    std::map<std::string, torch::Tensor> momentum = step->optimizer().state();
+    if (primary()) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& [name, t] : momentum) names.push_back(name);
+      group->publish(planKey(plan, "state"), nlohmann::json{{"position", positionJson(pos)}, {"momentum", names}}.dump());
+    } else {
+      const auto j = nlohmann::json::parse(group->receive(planKey(plan, "state")));
+      if (j.contains("error")) throw InputError(j.at("error").get<std::string>());
+      pos = positionFromJson(j.at("position"));
+      std::map<std::string, torch::Tensor> zeros;
+      const auto& names = step->parameterNames();
+      const auto params = step->optimizer().parameters();
+      for (const auto& n : j.at("momentum")) {
+        const auto it = std::find(names.begin(), names.end(), n.get<std::string>());
+        if (it != names.end()) zeros[*it] = torch::zeros_like(params[static_cast<size_t>(it - names.begin())]);
+      }
+      step->optimizer().loadState(zeros);
+      momentum = step->optimizer().state();
+    }
+    std::vector<torch::Tensor> tensors;
+    for (auto& p : step->student()->parameters(true)) tensors.push_back(p);
+    for (auto& b : step->student()->buffers(true)) tensors.push_back(b);
+    if (!step->objective().head().is_empty()) {
+      for (auto& p : step->objective().head()->parameters(true)) tensors.push_back(p);
+      for (auto& b : step->objective().head()->buffers(true)) tensors.push_back(b);
+    }
+    for (auto& [name, t] : momentum) tensors.push_back(t);
+    group->broadcast(tensors, 0);
+  }
+
+  // Rank 0, when a resume is refused after the run was announced: the followers drop it.
+  void refuseState(const std::string& error) {
+    if (group && primary() && plan >= 0) group->publish(planKey(plan, "state"), nlohmann::json{{"error", error}}.dump());
+  }
+
+  // Builds data, networks and the step from `config`. Throws InputError for bad input. In a distributed job,
+  // rank 0 announces the run once its data and teacher are ready, then every rank builds the step together.
   void build() {
+    try {
+      buildParts();
+    } catch (const std::exception& e) {
+      if (primary()) announceFailure(firstLine(e.what()));
+      else if (!acknowledged) acknowledge(firstLine(e.what()));
+      throw;
+    }
+  }
+
+  // A follower: tells rank 0 whether it prepared the announced run, then waits for rank 0's go.
+  bool acknowledged = false;
+  void acknowledge(const std::string& error = "") {
+    acknowledged = true;
+    nlohmann::json j = error.empty() ? nlohmann::json{{"ok", true}, {"device", deviceText(device)}}
+                                     : nlohmann::json{{"ok", false}, {"error", error}};
+    group->publish(planKey(plan, "ready/" + std::to_string(group->rank())), j.dump());
+    if (!error.empty()) return;
+    if (group->receive(planKey(plan, "go")) != "go")
+      throw InputError("rank 0 called the run off: another rank could not prepare it (rank 0 names it)");
+  }
+
+  void buildParts() {
     config.validate();
-    useThreads(static_cast<int>(config.threads));
+    const int ranksHere = group ? group->environment().localWorldSize : 1;
+    // Workers on one host share its cores: "all cores" means this worker's share of them.
+    useThreads(config.threads == 0 && ranksHere > 1
+                   ? std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranksHere)
+                   : static_cast<int>(config.threads));
     device = parseDevice(config.device);
+    if (group && device.is_cuda() && (config.device == "cuda" || config.device == "auto"))
+      device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->environment().localRank));
     readEvery = owner.m_readEvery > 0 ? owner.m_readEvery : (device.is_cuda() ? 16 : 1);
+    if (config.optim.batchSize % worldSize() != 0)
+      throw InputError("optim.batch_size " + std::to_string(config.optim.batchSize) + " is the global batch and does not "
+                           "divide among the " + std::to_string(worldSize()) + " processes of this job",
+                       "set optim.batch_size to a multiple of " + std::to_string(worldSize()) + " (e.g. " +
+                           std::to_string((config.optim.batchSize / worldSize() + 1) * worldSize()) + ")");
     DistillSettings settings = distillSettingsOf(config);
     std::optional<TeacherLoader> teacherSource;
-    if (settings.method != Method::StudentAlone) teacherSource.emplace(owner.m_store, config.teacher, config.method);
+    if (primary() && settings.method != Method::StudentAlone)
+      teacherSource.emplace(*owner.m_store, config.teacher, config.method);
     DatasetSpec spec = datasetSpecOf(config.data, config.seed);
     if (teacherSource)
       if (const int64_t channels = teacherSource->autoInputChannels(config.data)) spec.channels = channels;
+    if (!primary() && plannedChannels > 0) spec.channels = plannedChannels;
+    plannedChannels = spec.channels;
     status("loading " + config.data.kind);
     splits = loadDataset(spec);
     const int64_t numClasses = splits.train.numClasses;
@@ -105,6 +261,8 @@ struct Trainer::Impl {
     opts.teacherBatchStats = config.teacher.mode == "batch-stats";
     opts.inputChannels = inChannels;
     opts.imageSize = imageSize;
+    opts.group = group;
+    opts.syncBatchNorm = config.syncBatchNorm;
     {
       // Everything drawn from LibTorch's global generator (the student's, the teacher's and the review head's
       // initial weights) is drawn in one seeded scope: networks other threads build meanwhile (previews, level
@@ -114,17 +272,36 @@ struct Trainer::Impl {
       Backbone student = createBackbone({config.student, numClasses, inChannels});
       Backbone teacher;
       if (teacherSource) teacher = teacherSource->load(numClasses, inChannels);
+      // A follower builds the teacher's network; its weights come from rank 0 when the step is built.
+      if (!primary() && !plannedTeacherArch.empty()) teacher = createBackbone({plannedTeacherArch, numClasses, inChannels});
+      if (group) {
+        plannedTeacherArch = teacher ? teacher->options().arch : "";
+        if (primary()) announce();
+        else acknowledge();
+        group->useDevice(device);
+      }
       step = std::make_unique<TrainingStep>(student, teacher, opts);
     }
     if (settings.method == Method::ReviewKD) status(step->levels().describe());
     BatchLoaderOptions lo;
-    lo.batchSize = config.optim.batchSize;
+    lo.batchSize = config.optim.batchSize / worldSize();
     lo.shuffle = true;
     lo.augment = augmentationOf(config.data);
     lo.seed = static_cast<uint64_t>(config.seed);
     lo.device = device;
+    if (group) {
+      lo.rank = group->rank();
+      lo.worldSize = group->size();
+    }
     trainLoader = std::make_unique<BatchLoader>(splits.train, splits.normalization, lo);
     probe = std::make_unique<FeatureProbe>(*step, splits.test, splits.normalization, device);
+  }
+
+  void addMetric(int epoch, int64_t globalStep, const std::string& key, double value) {
+    if (writer) writer->add(epoch, globalStep, key, value);
+  }
+  void addMetric(const MetricPoint& point) {
+    if (writer) writer->add(point);
   }
 
   RunRecord record() const {
@@ -139,6 +316,11 @@ struct Trainer::Impl {
     r.dataset = config.data.kind;
     r.device = deviceText(device);
     r.seed = config.seed;
+    if (group) {
+      r.worldSize = group->size();
+      r.backend = group->backend();
+      for (const auto& d : rankDevices) r.rankDevices += (r.rankDevices.empty() ? "" : ",") + d;
+    }
     return r;
   }
 
@@ -152,7 +334,7 @@ struct Trainer::Impl {
   }
 
   void snapshot() {
-    if (!owner.m_callbacks.onSnapshot || !probe->available()) return;
+    if (!primary() || !owner.m_callbacks.onSnapshot || !probe->available()) return;
     const int64_t wanted = owner.m_probe ? owner.m_probe->load() : 0;
     std::optional<FeatureSnapshot> s = probe->take(wanted, runId, static_cast<int>(pos.epoch), pos.globalStep);
     if (!s) return;
@@ -168,7 +350,7 @@ struct Trainer::Impl {
     std::string error;
     for (int attempt = 1; attempt <= kAttempts; ++attempt) {
       try {
-        owner.m_store.finishRun(runId, st, message);
+        owner.m_store->finishRun(runId, st, message);
         return std::nullopt;
       } catch (const std::exception& e) {
         error = e.what();
@@ -188,6 +370,7 @@ struct Trainer::Impl {
     o.bestTop1 = pos.bestTop1;
     o.lastTop1 = pos.lastTop1;
     o.seconds = secondsSince(started);
+    if (!primary()) return o;  // rank 0 records the run's end
     try {
       if (writer) writer->flush();
     } catch (const std::exception& e) {
@@ -196,7 +379,7 @@ struct Trainer::Impl {
     if (const std::optional<std::string> storeError = closeRun(st, message)) {
       // This process gives the run up, so that it ends interrupted (now, or at the next open, recovery or resume)
       // and stays resumable. The outcome says why the run ended first, then why it could not be closed.
-      const bool marked = owner.m_store.abandonRun(runId, *storeError);
+      const bool marked = owner.m_store->abandonRun(runId, *storeError);
       if (st == RunStatus::Finished || st == RunStatus::Stopped) o.status = RunStatus::Failed;
       const std::string resumeHint = "reviewkd resume " + std::to_string(runId);
       o.message = (message.empty() ? "the run " + toString(st) : message) +
@@ -218,7 +401,7 @@ struct Trainer::Impl {
       const std::string msg = "loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
                               std::to_string(q.epoch) + ", step " + std::to_string(q.stepInEpoch) + " (global step " +
                               std::to_string(q.globalStep) + "); lower optim.lr or review.weight";
-      writer->add(ep, q.globalStep, "train/loss", loss);
+      addMetric(ep, q.globalStep, "train/loss", loss);
       return finish(RunStatus::Diverged, msg);
     }
     const int64_t n = q.images;
@@ -254,16 +437,16 @@ struct Trainer::Impl {
     const double elapsed = secondsSince(started);
     const double remainingSteps = static_cast<double>(totalSteps - q.globalStep - 1);
     p.etaSeconds = done > 0 ? elapsed / done * remainingSteps + evalSeconds * static_cast<double>(epochs - q.epoch - 1) : 0;
-    writer->add(ep, q.globalStep, "train/loss", p.loss);
-    writer->add(ep, q.globalStep, "train/ce", p.ce);
+    addMetric(ep, q.globalStep, "train/loss", p.loss);
+    addMetric(ep, q.globalStep, "train/ce", p.ce);
     if (q.logReview) {
-      writer->add(ep, q.globalStep, "train/review", p.review);
+      addMetric(ep, q.globalStep, "train/review", p.review);
       for (size_t i = 0; i < p.levelLosses.size(); ++i)
-        writer->add(ep, q.globalStep, "train/level/" + p.levelLabels[i], p.levelLosses[i]);
+        addMetric(ep, q.globalStep, "train/level/" + p.levelLabels[i], p.levelLosses[i]);
     }
-    if (step->objective().settings().kdWeight > 0) writer->add(ep, q.globalStep, "train/kd", p.kd);
-    writer->add(ep, q.globalStep, "lr", lr);
-    if (owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
+    if (step->objective().settings().kdWeight > 0) addMetric(ep, q.globalStep, "train/kd", p.kd);
+    addMetric(ep, q.globalStep, "lr", lr);
+    if (primary() && owner.m_callbacks.onStep) owner.m_callbacks.onStep(p);
     return std::nullopt;
   }
 
@@ -272,7 +455,7 @@ struct Trainer::Impl {
     const int64_t epochs = config.optim.epochs;
     const int64_t perEpoch = trainLoader->batchesPerEpoch();
     const int64_t totalSteps = epochs * perEpoch;
-    writer = std::make_unique<MetricWriter>(owner.m_store, runId);
+    if (primary()) writer = std::make_unique<MetricWriter>(*owner.m_store, runId);
     Clock::time_point rateMark = Clock::now();
     int64_t rateImages = 0;
     const int64_t stepsAtStart = pos.globalStep;
@@ -293,7 +476,29 @@ struct Trainer::Impl {
         if (pending.empty()) return std::nullopt;
         std::vector<torch::Tensor> all;
         for (const auto& q : pending) all.push_back(q.values);
-        const torch::Tensor host = torch::cat(all).cpu();
+        torch::Tensor host;
+        if (group) {
+          // One all-reduce for the queued steps' scalars and the stop requests: every rank then reports the
+          // global batch's loss and stops at the same step.
+          const double stopHere = owner.m_stop && owner.m_stop->load() ? 1.0 : 0.0;
+          all.push_back(torch::full({1}, stopHere, all.front().options()));
+          torch::Tensor summed = torch::cat(all);
+          group->allReduceSum(summed);
+          host = summed.cpu();
+          collectiveStop = host[host.size(0) - 1].item<double>() > 0;
+          const double w = static_cast<double>(worldSize());
+          int64_t at = 0;
+          for (auto& q : pending) {
+            // Means of the loss parts over the ranks; index 4 (correct predictions) stays a sum.
+            auto row = host.narrow(0, at, q.values.size(0));
+            row.div_(w);
+            row[4].mul_(w);
+            q.images *= worldSize();
+            at += q.values.size(0);
+          }
+        } else {
+          host = torch::cat(all).cpu();
+        }
         const double* v = host.data_ptr<double>();
         std::vector<PendingStep> steps;
         std::swap(steps, pending);
@@ -327,14 +532,17 @@ struct Trainer::Impl {
         const bool probeMoved = owner.m_probe && owner.m_probe->load() != lastProbe;
         const bool snapshotDue = config.snapshotEvery > 0 && (pos.globalStep % config.snapshotEvery == 0 || probeMoved);
         const bool stopNow = owner.m_stop && owner.m_stop->load();
-        if (static_cast<int64_t>(pending.size()) >= readEvery || snapshotDue || stopNow)
+        // Several processes drain at the same steps on every rank (the drain is a collective).
+        if (static_cast<int64_t>(pending.size()) >= readEvery || (!group && (snapshotDue || stopNow)))
           if (auto diverged = drain()) return *diverged;
         if (snapshotDue) snapshot();
         // Read again: a step callback that just ran may have asked to stop at this step.
-        if (owner.m_stop && owner.m_stop->load()) {
+        if (group ? collectiveStop : (owner.m_stop && owner.m_stop->load())) {
           if (auto diverged = drain()) return *diverged;
-          const std::string path = saveCheckpoint("last");
-          owner.m_store.addCheckpoint(runId, static_cast<int>(pos.epoch), path, CheckpointKind::Last);
+          if (primary()) {
+            const std::string path = saveCheckpoint("last");
+            owner.m_store->addCheckpoint(runId, static_cast<int>(pos.epoch), path, CheckpointKind::Last);
+          }
           return finish(RunStatus::Stopped, "stopped on request at epoch " + std::to_string(pos.epoch) + ", step " +
                                                 std::to_string(pos.stepInEpoch) + "; resume with: reviewkd resume " +
                                                 std::to_string(runId));
@@ -369,32 +577,34 @@ struct Trainer::Impl {
       ep.lr = lr;
       ep.seconds = secondsSince(epochStart);
       const int e = static_cast<int>(pos.epoch);
-      writer->add(MetricPoint::epochLevel(e, "epoch/train_loss", ep.trainLoss));
-      writer->add(MetricPoint::epochLevel(e, "epoch/train_top1", ep.trainTop1));
-      writer->add(MetricPoint::epochLevel(e, "test/loss", ep.testLoss));
-      writer->add(MetricPoint::epochLevel(e, "test/top1", ep.testTop1));
-      writer->add(MetricPoint::epochLevel(e, "test/top5", ep.testTop5));
-      if (ep.valTop1 >= 0) writer->add(MetricPoint::epochLevel(e, "val/top1", ep.valTop1));
-      writer->add(MetricPoint::epochLevel(e, "epoch/lr", lr));
-      writer->add(MetricPoint::epochLevel(e, "epoch/seconds", ep.seconds));
-      writer->flush();
+      addMetric(MetricPoint::epochLevel(e, "epoch/train_loss", ep.trainLoss));
+      addMetric(MetricPoint::epochLevel(e, "epoch/train_top1", ep.trainTop1));
+      addMetric(MetricPoint::epochLevel(e, "test/loss", ep.testLoss));
+      addMetric(MetricPoint::epochLevel(e, "test/top1", ep.testTop1));
+      addMetric(MetricPoint::epochLevel(e, "test/top5", ep.testTop5));
+      if (ep.valTop1 >= 0) addMetric(MetricPoint::epochLevel(e, "val/top1", ep.valTop1));
+      addMetric(MetricPoint::epochLevel(e, "epoch/lr", lr));
+      addMetric(MetricPoint::epochLevel(e, "epoch/seconds", ep.seconds));
+      if (writer) writer->flush();
       // Checkpoint the position *after* this epoch, then record the epoch: the store never claims an epoch
       // that no checkpoint holds.
       ++pos.epoch;
       pos.stepInEpoch = 0;
       pos.epochLossSum = pos.epochCorrect = pos.epochSeen = 0;
-      const std::string last = saveCheckpoint("last");
-      owner.m_store.addCheckpoint(runId, e, last, CheckpointKind::Last);
-      if (improved) {
-        const std::string best = owner.checkpointDir(runId) + "/best.pt";
-        fs::copy_file(last, best + ".tmp", fs::copy_options::overwrite_existing);
-        fs::rename(best + ".tmp", best);
-        owner.m_store.addCheckpoint(runId, e, best, CheckpointKind::Best);
+      if (primary()) {
+        const std::string last = saveCheckpoint("last");
+        owner.m_store->addCheckpoint(runId, e, last, CheckpointKind::Last);
+        if (improved) {
+          const std::string best = owner.checkpointDir(runId) + "/best.pt";
+          fs::copy_file(last, best + ".tmp", fs::copy_options::overwrite_existing);
+          fs::rename(best + ".tmp", best);
+          owner.m_store->addCheckpoint(runId, e, best, CheckpointKind::Best);
+        }
+        owner.m_store->recordEpoch(runId, static_cast<int>(pos.epochsDone), test.top1);
       }
-      owner.m_store.recordEpoch(runId, static_cast<int>(pos.epochsDone), test.top1);
       --pos.epoch;  // the for loop increments
-      if (owner.m_callbacks.onEpoch) owner.m_callbacks.onEpoch(ep);
-      if (lastEpoch && !classTotal.empty()) {
+      if (primary() && owner.m_callbacks.onEpoch) owner.m_callbacks.onEpoch(ep);
+      if (primary() && lastEpoch && !classTotal.empty()) {
         std::vector<ClassAccuracy> classes;
         for (size_t c = 0; c < classTotal.size(); ++c) {
           ClassAccuracy a;
@@ -403,9 +613,9 @@ struct Trainer::Impl {
           a.accuracy = classTotal[c] > 0 ? 100.0 * static_cast<double>(classCorrect[c]) / static_cast<double>(classTotal[c]) : 0;
           classes.push_back(a);
         }
-        owner.m_store.setClassAccuracy(runId, e, classes);
+        owner.m_store->setClassAccuracy(runId, e, classes);
       }
-      if (owner.m_stop && owner.m_stop->load() && pos.epoch + 1 < epochs) {
+      if ((group ? collectiveStop : (owner.m_stop && owner.m_stop->load())) && pos.epoch + 1 < epochs) {
         ++pos.epoch;
         return finish(RunStatus::Stopped, "stopped on request after epoch " + std::to_string(e) +
                                               "; resume with: reviewkd resume " + std::to_string(runId));
@@ -418,6 +628,12 @@ struct Trainer::Impl {
   RunOutcome guardedLoop() {
     try {
       return loop();
+    } catch (const dist::CollectiveError& e) {
+      // Another rank is gone: the run ends interrupted (resumable), naming the rank when rank 0 can tell.
+      const std::string report = group->failureReport(e.what());
+      return finish(RunStatus::Interrupted, "the distributed job lost a process: " + report + " (" + e.what() +
+                                                "); resume with: reviewkd resume " + std::to_string(runId) +
+                                                " under the same launch");
     } catch (const UserError& e) {
       return finish(RunStatus::Failed, e.full());
     } catch (const std::exception& e) {
@@ -430,18 +646,22 @@ struct Trainer::Impl {
 };
 
 Trainer::Trainer(RunStore& store, TrainerCallbacks callbacks, const StopFlag* stop)
-    : m_store(store), m_callbacks(std::move(callbacks)), m_stop(stop) {}
+    : m_store(&store), m_callbacks(std::move(callbacks)), m_stop(stop) {}
+
+Trainer::Trainer(TrainerCallbacks callbacks, const StopFlag* stop)
+    : m_store(nullptr), m_callbacks(std::move(callbacks)), m_stop(stop) {}
 
 std::string Trainer::checkpointDir(int64_t runId) const {
-  return (fs::path(m_store.path()).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
+  return (fs::path(m_store->path()).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
 }
 
 RunOutcome Trainer::start(const RunConfig& config) {
   Impl run(*this);
   run.config = config;
   run.build();
-  if (const std::string warning = weakTeacherWarning(m_store, run.config); !warning.empty()) run.status(warning);
-  run.runId = m_store.createRun(run.record());
+  if (const std::string warning = weakTeacherWarning(*m_store, run.config); !warning.empty()) run.status(warning);
+  run.runId = m_store->createRun(run.record());
+  run.syncState();
   run.started = Clock::now();
   return run.guardedLoop();
 }
@@ -450,17 +670,17 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
   // A run left "running" by a writer that is gone (crashed, or gave the run up because it could not close it)
   // is marked interrupted first, so that it can be resumed without reopening the store.
   try {
-    m_store.recoverInterruptedRuns();
+    m_store->recoverInterruptedRuns();
   } catch (const StoreError& e) {
     logger("core.train")->warn("resume: interrupted runs could not be recovered: {}", e.what());
   }
-  auto rec = m_store.getRun(runId);
-  if (!rec) throw InputError("run " + std::to_string(runId) + " does not exist in " + m_store.path(), "see: reviewkd runs list");
+  auto rec = m_store->getRun(runId);
+  if (!rec) throw InputError("run " + std::to_string(runId) + " does not exist in " + m_store->path(), "see: reviewkd runs list");
   if (rec->status == RunStatus::Running)
     throw InputError("run " + std::to_string(runId) + " is still running (pid " + std::to_string(rec->pid) + " on " +
                          rec->hostname + ")",
                      "stop it first, or wait for it to end");
-  const std::string last = m_store.checkpointPath(runId, CheckpointKind::Last);
+  const std::string last = m_store->checkpointPath(runId, CheckpointKind::Last);
   if (last.empty())
     throw InputError("run " + std::to_string(runId) + " has no checkpoint to resume from",
                      "it stopped before finishing its first epoch; start it again");
@@ -469,18 +689,71 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
   if (epochs > 0) run.config.optim.epochs = epochs;
   run.build();
   run.runId = runId;
-  run.pos = loadTrainerCheckpoint(*run.step, last);
-  if (run.pos.epoch >= run.config.optim.epochs)
-    throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.pos.epoch) + " of " +
-                         std::to_string(run.config.optim.epochs) + " epochs",
-                     "give a larger epoch count to extend it (reviewkd resume " + std::to_string(runId) +
-                         " --epochs N)");
-  if (epochs > 0) m_store.setConfig(runId, toJson(run.config));
-  m_store.updateRunStatus(runId, RunStatus::Running, "resumed from " + last);
+  try {
+    run.pos = loadTrainerCheckpoint(*run.step, last);
+    if (run.pos.epoch >= run.config.optim.epochs)
+      throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.pos.epoch) + " of " +
+                           std::to_string(run.config.optim.epochs) + " epochs",
+                       "give a larger epoch count to extend it (reviewkd resume " + std::to_string(runId) +
+                           " --epochs N)");
+  } catch (const std::exception& e) {
+    run.refuseState(firstLine(e.what()));
+    throw;
+  }
+  if (run.group && rec->worldSize != run.worldSize())
+    run.status("run " + std::to_string(runId) + " was trained by " + std::to_string(rec->worldSize) +
+               " process(es) and continues with " + std::to_string(run.worldSize()) +
+               ": the data order changes, so it is not bit-exact with an uninterrupted run");
+  if (epochs > 0) m_store->setConfig(runId, toJson(run.config));
+  m_store->updateRunStatus(runId, RunStatus::Running, "resumed from " + last);
+  run.syncState();
   run.started = Clock::now();
   run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.pos.epoch) + ", step " +
              std::to_string(run.pos.stepInEpoch));
   return run.guardedLoop();
+}
+
+int followDistributedJob(const StopFlag* stop) {
+  const auto group = dist::current();
+  if (!group || group->primary()) throw std::logic_error("followDistributedJob: not a follower rank");
+  for (;;) {
+    const int64_t plan = g_planCount++;
+    const auto j = nlohmann::json::parse(group->receive(planKey(plan)));
+    if (j.contains("done")) return j.at("done").get<int>();
+    if (j.contains("error")) {
+      logger("core.train")->debug("rank {}: rank 0 could not prepare run {}: {}", group->rank(), plan,
+                                  j.at("error").get<std::string>());
+      continue;
+    }
+    Trainer trainer({}, stop);
+    Trainer::Impl run(trainer);
+    run.plan = plan;
+    try {
+      run.config = runConfigFromJson(j.at("config"), "the run announced by rank 0");
+      run.plannedChannels = j.at("channels").get<int64_t>();
+      run.plannedTeacherArch = j.at("teacher_arch").get<std::string>();
+      run.build();
+      run.syncState();
+    } catch (const dist::CollectiveError&) {
+      throw;
+    } catch (const std::exception& e) {
+      // Rank 0 knows (the rank's ready message or its own refusal) and decides how the job goes on.
+      logger("core.train")->warn("rank {}: {}", group->rank(), firstLine(e.what()));
+      continue;
+    }
+    const RunOutcome o = run.guardedLoop();
+    if (o.status == RunStatus::Interrupted) return 1;  // the job lost a rank: no further plan will come
+  }
+}
+
+void endDistributedJob(int exitCode) {
+  const auto group = dist::current();
+  if (!group || !group->primary()) return;
+  try {
+    group->publish(planKey(g_planCount++), nlohmann::json{{"done", exitCode}}.dump());
+  } catch (const std::exception& e) {
+    logger("core.train")->warn("could not tell the other ranks that the job ended: {}", e.what());
+  }
 }
 
 }  // namespace rkd

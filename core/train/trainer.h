@@ -41,13 +41,23 @@ class Trainer {
   std::string checkpointDir(int64_t runId) const;
 
  private:
+  friend int followDistributedJob(const StopFlag* stop);
+  Trainer(TrainerCallbacks callbacks, const StopFlag* stop);  // a follower rank: no run store
   struct Impl;
-  RunStore& m_store;
+  RunStore* m_store;
   TrainerCallbacks m_callbacks;
   const StopFlag* m_stop;
   const std::atomic<int64_t>* m_probe = nullptr;
   int64_t m_readEvery = 0;
 };
+
+/// Several processes (a process group set with dist::setCurrent): rank 0 runs the command as one process does,
+/// alone writing the run store, checkpoints and logs, and announces every run it starts or resumes; the other
+/// ranks call followDistributedJob() instead of the command, which joins each announced run (data shard,
+/// collectives, no store) until rank 0 calls endDistributedJob(). Returns rank 0's exit code.
+int followDistributedJob(const StopFlag* stop);
+/// On rank 0, when its command ends: releases the followers with the command's exit code. Never throws.
+void endDistributedJob(int exitCode);
 
 /// The learning rate of `epoch` (from 0) under the config's schedule: multistep drops by gamma after each
 /// milestone epoch has finished; cosine anneals from lr to 0 over the run.

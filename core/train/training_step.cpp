@@ -19,9 +19,11 @@ TrainingStep::TrainingStep(Backbone student, Backbone teacher, const StepOptions
     at::globalContext().setAllowTF32CuDNN(false);
     at::globalContext().setAllowTF32CuBLAS(false);
   }
+  if (options.group) options.group->useDevice(options.device);
   m_student->to(options.device);
   if (m_teacher) {
     m_teacher->to(options.device);
+    if (options.group) dist::broadcastModule(*options.group, *m_teacher);
     for (auto& p : m_teacher->parameters()) p.set_requires_grad(false);
     if (options.teacherBatchStats) {
       m_teacher->train();
@@ -51,6 +53,15 @@ TrainingStep::TrainingStep(Backbone student, Backbone teacher, const StepOptions
       params.push_back(p.value());
       m_names.push_back("head." + p.key());
     }
+  if (options.group) {
+    dist::broadcastModule(*options.group, *m_student);
+    if (!m_objective->head().is_empty()) dist::broadcastModule(*options.group, *m_objective->head());
+    m_reducer = std::make_unique<dist::GradientReducer>(options.group, params);
+    if (options.syncBatchNorm) m_syncBn = std::make_unique<dist::SyncBatchNorm>(options.group);
+    for (auto& b : m_student->buffers(true)) m_trainedBuffers.push_back(b);
+    if (!m_objective->head().is_empty())
+      for (auto& b : m_objective->head()->buffers(true)) m_trainedBuffers.push_back(b);
+  }
   m_optimizer = std::make_unique<NesterovSgd>(params, m_names, options.optimizer);
   setTraining(true);
 }
@@ -66,17 +77,35 @@ torch::Tensor TrainingStep::prepare(const torch::Tensor& images) const {
 }
 
 LossParts TrainingStep::run(const torch::Tensor& images, const torch::Tensor& labels, int epoch) {
-  torch::Tensor x = prepare(images);
   m_optimizer->zeroGrad();
-  BackboneOutput studentOut = m_student->forwardAll(x, false);
+  LossParts parts = forwardBackward(images, labels, epoch);
+  m_optimizer->step();
+  return parts;
+}
+
+LossParts TrainingStep::forwardBackward(const torch::Tensor& images, const torch::Tensor& labels, int epoch,
+                                        double lossScale) {
+  torch::Tensor x = prepare(images);
+  // Local BatchNorm statistics: every rank starts the step from rank 0's buffers (DDP's broadcast_buffers).
+  if (m_options.group && !m_syncBn && !m_trainedBuffers.empty()) m_options.group->broadcast(m_trainedBuffers, 0);
+  BackboneOutput studentOut;
+  {
+    BatchNormOverrideScope scope(m_syncBn.get());
+    studentOut = m_student->forwardAll(x, false);
+  }
   BackboneOutput teacherOut;
   if (m_teacherForward) {
     torch::NoGradGuard noGrad;
     teacherOut = m_teacherForward->forwardAll(x, true);
   }
-  LossParts parts = m_objective->compute(studentOut, m_teacherForward ? &teacherOut : nullptr, labels, epoch);
-  parts.total.backward();
-  m_optimizer->step();
+  LossParts parts;
+  {
+    BatchNormOverrideScope scope(m_syncBn.get());
+    parts = m_objective->compute(studentOut, m_teacherForward ? &teacherOut : nullptr, labels, epoch);
+  }
+  if (m_reducer) m_reducer->prepare();
+  (lossScale == 1.0 ? parts.total : parts.total * lossScale).backward();
+  if (m_reducer) m_reducer->finish();
   m_lastLogits = studentOut.logits.detach();
   return parts;
 }
@@ -92,6 +121,12 @@ Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const 
   lo.batchSize = batchSize;
   lo.shuffle = false;
   lo.device = device;
+  const auto& group = step.options().group;
+  if (group) {
+    lo.rank = group->rank();
+    lo.worldSize = group->size();
+    lo.pad = false;  // each image once over all ranks: the sums below are the whole set's
+  }
   BatchLoader loader(data, norm, lo);
   loader.startEpoch(0);
   Batch b;
@@ -118,6 +153,17 @@ Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const 
     }
   }
   step.setTraining(true);
+  if (group) {
+    torch::Tensor sums = torch::cat({lossSum.reshape({1}), top1.to(torch::kDouble).reshape({1}),
+                                     top5.to(torch::kDouble).reshape({1}), correctPerClass.to(torch::kDouble),
+                                     totalPerClass.to(torch::kDouble)});
+    group->allReduceSum(sums);
+    lossSum = sums[0];
+    top1 = sums[1].to(torch::kLong);
+    top5 = sums[2].to(torch::kLong);
+    correctPerClass = sums.narrow(0, 3, classes).to(torch::kLong);
+    totalPerClass = sums.narrow(0, 3 + classes, classes).to(torch::kLong);
+  }
   const double n = static_cast<double>(data.size());
   e.loss = lossSum.item<double>() / n;
   e.top1 = 100.0 * static_cast<double>(top1.item<int64_t>()) / n;

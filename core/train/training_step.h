@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "core/dist/data_parallel.h"
 #include "core/train/device.h"
 #include "core/train/nesterov_sgd.h"
 #include "core/data/dataset.h"
@@ -27,6 +28,12 @@ struct StepOptions {
   bool teacherBatchStats = false;
   int64_t inputChannels = 3;         ///< for the level derivation
   int64_t imageSize = 32;
+  /// Data-parallel training: the teacher, student and head start from rank 0's values, gradients are averaged
+  /// over the ranks by bucketed all-reduce during backward, and (without syncBatchNorm) the student's and head's
+  /// BatchNorm buffers follow rank 0's at every step, as DDP's buffer broadcast does. Null: one process.
+  std::shared_ptr<dist::ProcessGroup> group;
+  /// SyncBatchNorm for the student and the review head (batch statistics over every rank's batch).
+  bool syncBatchNorm = false;
 };
 
 /// A student (trained), an optional frozen teacher, the objective (with the review head) and the optimizer.
@@ -38,6 +45,14 @@ class TrainingStep {
   /// Forward, loss, backward, update. `images` normalised float on the device, `labels` int64.
   /// Returns the loss parts (tensors on the device; reading them synchronises).
   LossParts run(const torch::Tensor& images, const torch::Tensor& labels, int epoch);
+
+  /// The parts of run(), for gradient accumulation over micro-batches: zeroGrad(), then forwardBackward() once
+  /// per micro-batch (its loss scaled by `lossScale`, gradients added up), then update(). In a data-parallel
+  /// step forwardBackward averages the gradients over the ranks.
+  void zeroGrad() { m_optimizer->zeroGrad(); }
+  LossParts forwardBackward(const torch::Tensor& images, const torch::Tensor& labels, int epoch,
+                            double lossScale = 1.0);
+  void update() { m_optimizer->step(); }
 
   /// Student logits of the last run() (detached), for training accuracy.
   const torch::Tensor& lastLogits() const { return m_lastLogits; }
@@ -68,6 +83,9 @@ class TrainingStep {
   std::unique_ptr<NesterovSgd> m_optimizer;
   std::vector<std::string> m_names;
   torch::Tensor m_lastLogits;
+  std::unique_ptr<dist::GradientReducer> m_reducer;
+  std::unique_ptr<dist::SyncBatchNorm> m_syncBn;
+  std::vector<torch::Tensor> m_trainedBuffers;  // student and head BatchNorm buffers (broadcast from rank 0)
 };
 
 /// Test-set metrics of the step's student (eval mode, no-grad; the student is put back in train mode).
@@ -81,6 +99,8 @@ struct Evaluation {
 
 /// Evaluates the student of `step` on `data` (raw uint8 images, normalised with `norm`) in batches of
 /// `batchSize`, on the step's device. Reads the counts back once at the end.
+/// With a process group (the step's), each rank evaluates every worldSize-th image and the sums are
+/// all-reduced, so every rank returns the whole set's figures.
 Evaluation evaluateStudent(TrainingStep& step, const TensorDataset& data, const Normalization& norm,
                            bool perClass, int64_t batchSize = 500);
 
