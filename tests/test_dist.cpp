@@ -34,18 +34,33 @@ namespace {
 
 using namespace rkd;
 
-constexpr int kSteps = 3;
 constexpr int64_t kGlobalBatch = 16;
 constexpr int64_t kImages = 48;  // 3 global batches per epoch
 
-// What both sides build for one case: the same seeded networks, step options and data.
+// What both sides build for one case: the same seeded networks, step options and data. "double": the networks
+// and inputs in float64, where both sides agree to rounding (1e-12), which shows the algorithm is exact; in
+// float32 the rounding of a 2 x 8 sum against a 16 sum is amplified by ill-conditioned BatchNorm channels of
+// these random networks on random images, measured below.
 struct Case {
   bool reviewkd = true;
   bool syncBn = false;
+  bool dbl = false;
+  int steps = 3;
+  double lr = 0.1;
 };
 
 Case caseFromName(const std::string& name) {
-  return {name.find("reviewkd") != std::string::npos, name.find("sync") != std::string::npos};
+  Case c;
+  c.reviewkd = name.find("reviewkd") != std::string::npos;
+  c.syncBn = name.find("sync") != std::string::npos;
+  c.dbl = name.find("double") != std::string::npos;
+  // float32 with SyncBatchNorm: a learning rate at which 3 steps stay well-conditioned (see engineStudentAloneSyncBn).
+  if (c.syncBn && !c.dbl) c.lr = 0.0005;
+  return c;
+}
+
+torch::Tensor input(const Case& c, const torch::Tensor& images) {
+  return c.dbl ? images.to(torch::kDouble) : images;
 }
 
 TensorDataset syntheticData() {
@@ -65,7 +80,7 @@ std::unique_ptr<TrainingStep> buildStep(const Case& c, std::shared_ptr<dist::Pro
   o.settings.method = c.reviewkd ? Method::ReviewKD : Method::StudentAlone;
   o.settings.reviewWeight = 1.0;
   o.settings.warmupEpochs = 1;
-  o.optimizer = {0.1, 0.9, true, 5e-4};
+  o.optimizer = {c.lr, 0.9, true, 5e-4};
   o.group = std::move(group);
   o.syncBatchNorm = c.syncBn;
   GeneratorScope scope(5);
@@ -78,7 +93,13 @@ std::unique_ptr<TrainingStep> buildStep(const Case& c, std::shared_ptr<dist::Pro
     for (auto& b : teacher->buffers(true))
       if (b.is_floating_point()) b.uniform_(0.5, 1.5);
   }
-  return std::make_unique<TrainingStep>(student, teacher, o);
+  if (c.dbl) {
+    student->to(torch::kDouble);
+    if (teacher) teacher->to(torch::kDouble);
+  }
+  auto step = std::make_unique<TrainingStep>(student, teacher, o);
+  if (c.dbl && !step->objective().head().is_empty()) step->objective().head()->to(torch::kDouble);
+  return step;
 }
 
 BatchLoader loaderFor(const TensorDataset& data, int rank, int world) {
@@ -98,11 +119,13 @@ std::vector<torch::Tensor> stateOf(TrainingStep& s) {
   for (auto& p : s.student()->parameters(true)) out.push_back(p.detach().clone());
   if (!s.objective().head().is_empty())
     for (auto& p : s.objective().head()->parameters(true)) out.push_back(p.detach().clone());
-  for (auto& b : s.student()->buffers(true))
-    if (b.is_floating_point()) out.push_back(b.detach().clone());
-  if (!s.objective().head().is_empty())
-    for (auto& b : s.objective().head()->buffers(true))
-      if (b.is_floating_point()) out.push_back(b.detach().clone());
+  // Running means and variances (not the counters, which Module::to(kDouble) turns into doubles).
+  const auto statistics = [&](torch::nn::Module& m) {
+    for (const auto& b : m.named_buffers(true))
+      if (b.key().find("num_batches_tracked") == std::string::npos) out.push_back(b.value().detach().clone());
+  };
+  statistics(*s.student());
+  if (!s.objective().head().is_empty()) statistics(*s.objective().head());
   return out;
 }
 
@@ -121,8 +144,8 @@ int workerMain(const std::string& caseName, const std::string& outFile) {
     loader.startEpoch(0);
     std::vector<double> losses;
     Batch b;
-    for (int k = 0; k < kSteps && loader.next(b); ++k) {
-      LossParts parts = step->run(b.images, b.labels, 1);
+    for (int k = 0; k < c.steps && loader.next(b); ++k) {
+      LossParts parts = step->run(input(c, b.images), b.labels, 1);
       torch::Tensor l = parts.total.detach().reshape({1}).to(torch::kDouble);
       group->allReduceSum(l);
       losses.push_back(l.item<double>() / group->size());
@@ -151,21 +174,22 @@ std::vector<torch::Tensor> reference(const Case& c) {
   for (auto& t : step->student()->buffers(true)) buffers.push_back(t);
   if (!step->objective().head().is_empty())
     for (auto& t : step->objective().head()->buffers(true)) buffers.push_back(t);
-  for (int k = 0; k < kSteps; ++k) {
+  for (int k = 0; k < c.steps; ++k) {
     Batch b0, b1;
     if (!r0.next(b0) || !r1.next(b1)) break;
     step->zeroGrad();
     if (c.syncBn) {
       // One process on the full batch.
-      LossParts p = step->forwardBackward(torch::cat({b0.images, b1.images}), torch::cat({b0.labels, b1.labels}), 1);
+      LossParts p =
+          step->forwardBackward(input(c, torch::cat({b0.images, b1.images})), torch::cat({b0.labels, b1.labels}), 1);
       losses.push_back(p.total.item<double>());
     } else {
       // Two accumulated micro-batches, each with its own BatchNorm statistics; the running statistics keep rank
       // 0's update (DDP broadcasts rank 0's buffers).
-      LossParts p0 = step->forwardBackward(b0.images, b0.labels, 1, 0.5);
+      LossParts p0 = step->forwardBackward(input(c, b0.images), b0.labels, 1, 0.5);
       std::vector<torch::Tensor> afterRank0;
       for (auto& t : buffers) afterRank0.push_back(t.detach().clone());
-      LossParts p1 = step->forwardBackward(b1.images, b1.labels, 1, 0.5);
+      LossParts p1 = step->forwardBackward(input(c, b1.images), b1.labels, 1, 0.5);
       torch::NoGradGuard g;
       for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(afterRank0[i]);
       losses.push_back(0.5 * (p0.total.item<double>() + p1.total.item<double>()));
@@ -273,7 +297,7 @@ QStringList smallRun(const std::string& dataDir, int epochs) {
 class TestDist : public QObject {
   Q_OBJECT
 
-  void equivalence(const std::string& name) {
+  void equivalence(const std::string& name, double tolerance = 1e-5) {
     const std::string out = rkdtest::tempDir("dist") + "/" + name + ".pt";
     const int port = freePort();
     std::vector<std::unique_ptr<QProcess>> workers;
@@ -299,22 +323,44 @@ class TestDist : public QObject {
     const size_t trainable = trainableCount(*ref);
     for (size_t i = 0; i + 1 < got.size(); ++i) {
       const double e = rkdtest::relError(got[i], want[i]);
-      if (e > 1e-5) qInfo("tensor %zu %s: %.2e (max %.2e)", i, i < trainable ? ref->parameterNames()[i].c_str() : "stat", e, want[i].abs().max().item<double>());
       (i < trainable ? worstParam : worstStat) = std::max(i < trainable ? worstParam : worstStat, e);
     }
     const double lossError = rkdtest::relError(got.back(), want.back());
+    // Whole vectors at once (max |difference| over max |value|): every trainable tensor, every statistic.
+    const auto flat = [&](const std::vector<torch::Tensor>& v, size_t from, size_t to) {
+      std::vector<torch::Tensor> parts;
+      for (size_t i = from; i < to; ++i) parts.push_back(v[i].reshape({-1}).to(torch::kDouble));
+      return torch::cat(parts);
+    };
+    const double paramVector = rkdtest::relError(flat(got, 0, trainable), flat(want, 0, trainable));
+    const double statVector = rkdtest::relError(flat(got, trainable, got.size() - 1), flat(want, trainable, got.size() - 1));
     for (int64_t k = 0; k < got.back().size(0); ++k)
       qInfo("  step %lld loss %.8f (one process %.8f)", static_cast<long long>(k), got.back()[k].item<double>(),
             want.back()[k].item<double>());
-    qInfo("%s: %d steps, trainable parameters rel. error %.2e, running statistics %.2e, loss %.2e", name.c_str(),
-          kSteps, worstParam, worstStat, lossError);
-    if (caseFromName(name).syncBn)
-      QEXPECT_FAIL("", "SyncBatchNorm over 2 ranks: gradients from the first block with a downsample (counted from "
-                       "the output) down differ from one process on the full batch by about 4e-3 relative; forward, "
-                       "the 1-rank SyncBatchNorm and the order of the collectives check out; open in issue 12", Abort);
-    QVERIFY2(worstParam < 1e-5, name.c_str());
-    QVERIFY2(worstStat < 1e-5, name.c_str());
-    QVERIFY2(lossError < 1e-5, name.c_str());
+    qInfo("%s: %d steps at lr %g, worst tensor: trainable %.2e, statistics %.2e; whole vectors: trainable %.2e, "
+          "statistics %.2e; loss %.2e",
+          name.c_str(), caseFromName(name).steps, caseFromName(name).lr, worstParam, worstStat, paramVector,
+          statVector, lossError);
+    if (tolerance > 0) {
+      QVERIFY2(worstParam < tolerance, name.c_str());
+      QVERIFY2(worstStat < tolerance, name.c_str());
+      QVERIFY2(lossError < tolerance, name.c_str());
+    } else {
+      // float32 with SyncBatchNorm. A BatchNorm bias below a BatchNorm gets per-rank gradients that nearly cancel
+      // over the ranks (the next BatchNorm removes the global mean, not each rank's): each rank's float32 share
+      // is rounded before the sum, so such a bias, whose true gradient is near 0, carries relative errors up to
+      // ~1e-2 of its own tiny size; DDP has the same rounding. The whole vectors are the measure, and the
+      // distance to float64 shows it is rounding, not a different algorithm.
+      Case exact = caseFromName(name);
+      exact.dbl = true;
+      const std::vector<torch::Tensor> truth = reference(exact);
+      qInfo("%s: whole trainable vector to float64: 2 processes %.2e, one process %.2e", name.c_str(),
+            rkdtest::relError(flat(got, 0, trainable), flat(truth, 0, trainable)),
+            rkdtest::relError(flat(want, 0, trainable), flat(truth, 0, trainable)));
+      QVERIFY2(paramVector < 1e-5, name.c_str());
+      QVERIFY2(statVector < 1e-5, name.c_str());
+      QVERIFY2(lossError < 1e-5, name.c_str());
+    }
     // The steps changed the weights: the comparison is not between two untouched initialisations.
     auto fresh = stateOf(*ref);
     QVERIFY(rkdtest::relError(got[0], fresh[0]) > 1e-4);
@@ -432,10 +478,17 @@ class TestDist : public QObject {
     QVERIFY(rkdtest::relError(b->running_var, a->running_var) < 1e-6);
   }
 
+  // SyncBatchNorm off: 3 float32 steps equal 2 accumulated micro-batches (the same sums in the same order).
   void engineStudentAlone() { equivalence("student-alone"); }
-  void engineStudentAloneSyncBn() { equivalence("student-alone-sync"); }
   void engineReviewKD() { equivalence("reviewkd"); }
-  void engineReviewKDSyncBn() { equivalence("reviewkd-sync"); }
+  // SyncBatchNorm on, against one process on the full batch. In float64, 3 steps at lr 0.1 agree to rounding
+  // (1e-12; the review head's attention mix computes in float32, hence 1e-6 there). In float32, 3 steps at lr 0.1
+  // on random networks and noise images are chaotic: the loss climbs and the one-process float32 run itself ends
+  // 1e-1 (worst tensor) from float64, so the float32 cases run at lr 0.0005 and compare whole vectors.
+  void engineStudentAloneSyncBn() { equivalence("student-alone-sync-double", 1e-9); }
+  void engineStudentAloneSyncBnFloat() { equivalence("student-alone-sync", 0); }
+  void engineReviewKDSyncBn() { equivalence("reviewkd-sync-double", 1e-6); }
+  void engineReviewKDSyncBnFloat() { equivalence("reviewkd-sync", 0); }
 
   // The user's path: `reviewkd launch` with SyncBatchNorm equals one process on the same global batches
   // (augmentation off, so both read the same images; within a batch the order differs, which SyncBatchNorm
@@ -446,7 +499,8 @@ class TestDist : public QObject {
     rkdtest::writeSyntheticMnist(dir + "/data", 6, 4);  // 60 training images: 3 global batches of 20
     const std::string one = dir + "/one.sqlite", two = dir + "/two.sqlite";
     QStringList args = smallRun(dir + "/data", 2);
-    args << "--set" << "sync_bn=true";
+    // A learning rate at which float32 rounding stays rounding (see engineStudentAloneSyncBn).
+    args << "--set" << "sync_bn=true" << "--set" << "optim.lr=0.0005";
     auto r1 = cli(QStringList{"--db", QString::fromStdString(one)} + args, plainEnv());
     QVERIFY2(r1.code == 0, qPrintable(r1.describe()));
     auto r2 = cli(QStringList{"launch", "--nproc-per-node", "2", "--", "--db", QString::fromStdString(two)} + args,
@@ -460,11 +514,17 @@ class TestDist : public QObject {
     double worst = 0;
     for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / std::abs(a[i]));
     qInfo("launch, 2 processes vs 1: %zu step losses, worst rel. difference %.2e", a.size(), worst);
-    QEXPECT_FAIL("", "SyncBatchNorm over 2 ranks (see engineStudentAloneSyncBn): open in issue 12", Continue);
     QVERIFY(worst < 1e-5);
-    // Evaluation is sharded and all-reduced: the same top-1 on the whole test set.
-    QCOMPARE(query(two, "SELECT value FROM metrics WHERE key = 'test/top1' ORDER BY epoch"),
-             query(one, "SELECT value FROM metrics WHERE key = 'test/top1' ORDER BY epoch"));
+    // Evaluation is sharded and all-reduced: the whole test set's top-1 and loss.
+    const std::string sql = "SELECT value FROM metrics WHERE key = '%1' ORDER BY epoch";
+    for (const char* key : {"test/top1", "test/loss"}) {
+      std::stringstream a1(query(one, QString::fromStdString(sql).arg(key).toStdString()));
+      std::stringstream a2(query(two, QString::fromStdString(sql).arg(key).toStdString()));
+      int epochs = 0;
+      for (std::string x, y; std::getline(a1, x) && std::getline(a2, y); ++epochs)
+        QVERIFY2(std::abs(std::stod(x) - std::stod(y)) <= 1e-5 * std::max(1.0, std::abs(std::stod(x))), key);
+      QCOMPARE(epochs, 2);
+    }
   }
 
   // A worker killed mid-epoch: the job ends within the timeout, the run is interrupted naming the rank, and

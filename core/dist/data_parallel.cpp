@@ -136,17 +136,21 @@ struct SyncNormFunction : public torch::autograd::Function<SyncNormFunction> {
     const int64_t c = centred.size(1);
     const std::vector<int64_t> dims{0, 2, 3};
     const auto shape = std::vector<int64_t>{1, c, 1, 1};
-    torch::Tensor sumDy = dy.sum(dims);
-    torch::Tensor sumDyXmu = (dy * centred).sum(dims);
+    // Sums in float64, as LibTorch's CPU BatchNorm accumulates: dy - mean(dy) cancels when dy is nearly constant
+    // in a channel, and a float32 sum's rounding would then show in dx.
+    torch::Tensor sumDy = dy.sum(dims, false, torch::kDouble);
+    torch::Tensor sumDyXmu = (dy * centred).sum(dims, false, torch::kDouble);
     torch::Tensor gradWeight, gradBias;
     if (weight.defined()) {
-      gradWeight = sumDyXmu * invstd;  // this rank's share; the gradient buckets average it over the ranks
-      gradBias = sumDy.clone();
+      // This rank's share; the gradient buckets average it over the ranks.
+      gradWeight = (sumDyXmu * invstd.to(torch::kDouble)).to(weight.scalar_type());
+      gradBias = sumDy.to(weight.scalar_type());
     }
     torch::Tensor global = torch::cat({sumDy, sumDyXmu});
     group->allReduceSum(global);
-    torch::Tensor meanDy = global.narrow(0, 0, c) / n;
-    torch::Tensor meanDyXmu = global.narrow(0, c, c) / n;
+    const auto type = dy.scalar_type();
+    torch::Tensor meanDy = (global.narrow(0, 0, c) / n).to(type);
+    torch::Tensor meanDyXmu = (global.narrow(0, c, c) / n).to(type);
     torch::Tensor scale = weight.defined() ? invstd * weight : invstd;
     torch::Tensor dx =
         (dy - meanDy.view(shape) - centred * (invstd * invstd * meanDyXmu).view(shape)) * scale.view(shape);
@@ -168,25 +172,27 @@ torch::Tensor SyncBatchNorm::forward(torch::nn::BatchNorm2dImpl& bn, const torch
     // passes, as BatchNorm2d: no cancellation for large means).
     torch::NoGradGuard noGrad;
     torch::Tensor xd = x.detach();
-    torch::Tensor sums = torch::cat({xd.sum(dims), torch::full({1}, static_cast<double>(x.numel() / c), x.options())});
+    torch::Tensor sums = torch::cat({xd.sum(dims, false, torch::kDouble),
+                                     torch::full({1}, static_cast<double>(x.numel() / c), xd.options().dtype(torch::kDouble))});
     m_group->allReduceSum(sums);
     n = sums[c].item<double>();
-    mean = sums.narrow(0, 0, c) / n;
-    torch::Tensor centred = xd - mean.view({1, c, 1, 1});
-    var = (centred * centred).sum(dims);
+    mean = sums.narrow(0, 0, c) / n;  // float64
+    torch::Tensor centred = xd - mean.to(x.scalar_type()).view({1, c, 1, 1});
+    var = (centred * centred).sum(dims, false, torch::kDouble);
     m_group->allReduceSum(var);
     var.div_(n);
   }
   torch::Tensor weight = o.affine() ? bn.weight : torch::Tensor();
   torch::Tensor bias = o.affine() ? bn.bias : torch::Tensor();
-  torch::Tensor y = SyncNormFunction::apply(x, weight, bias, mean, torch::rsqrt(var + o.eps()), m_group.get(), n);
+  torch::Tensor y = SyncNormFunction::apply(x, weight, bias, mean.to(x.scalar_type()),
+                                            torch::rsqrt(var + o.eps()).to(x.scalar_type()), m_group.get(), n);
   if (o.track_running_stats()) {
     torch::NoGradGuard noGrad;
     bn.num_batches_tracked.add_(1);
     const double momentum = o.momentum() ? *o.momentum() : 1.0 / bn.num_batches_tracked.item<double>();
     const double unbias = n > 1 ? n / (n - 1) : 1.0;
-    bn.running_mean.mul_(1 - momentum).add_(mean, momentum);
-    bn.running_var.mul_(1 - momentum).add_(var * unbias, momentum);
+    bn.running_mean.mul_(1 - momentum).add_(mean.to(bn.running_mean.scalar_type()), momentum);
+    bn.running_var.mul_(1 - momentum).add_((var * unbias).to(bn.running_var.scalar_type()), momentum);
   }
   return y;
 }
