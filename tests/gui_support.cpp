@@ -1,5 +1,7 @@
 #include "gui_support.h"
 
+#include "core/services/catalog.h"
+
 #include <QDir>
 #include <QPixmap>
 #include <QTemporaryDir>
@@ -10,6 +12,24 @@
 #include "synthetic_data.h"
 
 namespace rkdtest {
+
+rkd::RunConfig tinyRunConfig(const QString& dataDir, const std::string& name, int epochs, int threads,
+                             int snapshotEvery) {
+  rkd::RunConfig c = rkd::findPreset("quick").student;
+  c.name = name;
+  c.data.kind = "mnist";
+  c.data.path = dataDir.toStdString();
+  c.data.perClass = 0;
+  c.student = "resnet8";
+  c.teacher.arch = "resnet8";
+  c.optim.epochs = epochs;
+  c.optim.batchSize = 40;
+  c.review.warmupEpochs = 1;
+  c.device = "cpu";
+  c.threads = threads;
+  c.snapshotEvery = snapshotEvery;
+  return c;
+}
 
 QString guiTempDir(const QString& tag) {
   static std::vector<std::unique_ptr<QTemporaryDir>> dirs;  // removed when the process exits

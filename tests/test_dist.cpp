@@ -582,6 +582,20 @@ class TestDist : public QObject {
     QCOMPARE(query(db, "SELECT status, epochs_done FROM runs WHERE id = 1"), std::string("finished|3"));
   }
 
+  // bench step --nproc 2: one process, then 2 through reviewkd launch; today's last line plus scaling=<x>.
+  void benchStepScaling() {
+    auto r = cli({"bench", "step", "--nproc", "2", "--teacher", "resnet20", "--student", "resnet8", "--batch", "16",
+                  "--steps", "3", "--warmup", "1"},
+                 plainEnv(), 300000);
+    QVERIFY2(r.code == 0, qPrintable(r.describe()));
+    const QStringList lines = r.out.trimmed().split('\n');
+    const QRegularExpression last("^median_ms=[0-9.]+ img_per_s=[0-9.]+ scaling=([0-9.]+)$");
+    const auto m = last.match(lines.back());
+    QVERIFY2(m.hasMatch(), qPrintable(r.describe()));
+    QVERIFY(m.captured(1).toDouble() > 0);
+    QVERIFY2(r.out.contains("2 processes (gloo), batch 16 each"), qPrintable(r.describe()));
+  }
+
   // Bad environments and settings: exit 2 with a message that names the variable or the field.
   void badEnvironmentExitsTwo() {
     const std::string dir = rkdtest::tempDir("dist-env");

@@ -365,6 +365,28 @@ class TestStore : public QObject {
     EXPECT_USER_ERROR([&] { store.appendMetrics(31337, {{0, 0, "x", 1}}); }, "31337");
   }
 
+  // What a follower reads: only the rows written after the last one it saw, of its own run, in written order.
+  void metricsSinceARow() {
+    const std::string path = freshStorePath("since");
+    rkd::RunStore store(path);
+    const int64_t a = store.createRun(makeRun("a")), b = store.createRun(makeRun("b"));
+    store.appendMetrics(a, {{0, 0, "train/loss", 2.0}, {0, 1, "train/loss", 1.5}});
+    store.appendMetrics(b, {{0, 0, "train/loss", 9.0}});
+    std::vector<double> seen;
+    const auto collect = [&](const rkd::MetricPoint& p) { seen.push_back(p.value); };
+    const int64_t first = store.visitMetricsSince(a, 0, collect);
+    QCOMPARE(seen, (std::vector<double>{2.0, 1.5}));
+    seen.clear();
+    QCOMPARE(store.visitMetricsSince(a, first, collect), first);  // nothing new: the same row back
+    QVERIFY(seen.empty());
+    store.appendMetrics(b, {{0, 1, "train/loss", 8.0}});
+    store.appendMetrics(a, {{0, 2, "train/loss", 1.25}, rkd::MetricPoint::epochLevel(0, "test/top1", 50.0)});
+    const int64_t second = store.visitMetricsSince(a, first, collect);
+    QCOMPARE(seen, (std::vector<double>{1.25, 50.0}));
+    QVERIFY(second > first);
+    EXPECT_USER_ERROR([&] { store.visitMetricsSince(31337, 0, collect); }, "31337");
+  }
+
   void metricWriterBatches() {
     const std::string path = freshStorePath("writer");
     rkd::RunStore store(path);

@@ -71,22 +71,7 @@ class TestStudio : public QObject {
   std::unique_ptr<MainWindow> m_window;
 
   // A run that finishes in seconds on the synthetic data.
-  rkd::RunConfig tinyConfig(int epochs = 2) const {
-    rkd::RunConfig c = rkd::findPreset("quick").student;
-    c.name = "tiny";
-    c.data.kind = "mnist";
-    c.data.path = m_data.toStdString();
-    c.data.perClass = 0;
-    c.student = "resnet8";
-    c.teacher.arch = "resnet8";
-    c.optim.epochs = epochs;
-    c.optim.batchSize = 40;
-    c.review.warmupEpochs = 1;
-    c.device = "cpu";
-    c.threads = 2;
-    c.snapshotEvery = 2;
-    return c;
-  }
+  rkd::RunConfig tinyConfig(int epochs = 2) const { return rkdtest::tinyRunConfig(m_data, "tiny", epochs, 2, 2); }
 
   ExperimentPanel* panel() const { return m_window->experimentPanel(); }
 

@@ -273,7 +273,9 @@ void ExperimentPanel::setConfig(const rkd::RunConfig& c) {
   if (c.teacher.run > 0) refreshRuns();  // the teacher group selects the run among the store's finished runs
   m_student->load(c);
   m_teacher->load(c);
+  const int processes = m_training->processes();
   m_training->load(c);
+  if (processes > 1) m_training->setProcesses(processes);  // the studio's choice outlives a config or preset
   m_filling = false;
   selectData(m_preset, QString());
   updateEnabledState();
@@ -305,6 +307,10 @@ QString ExperimentPanel::validationError() const {
     return tr("Dataset: %1").arg(QString::fromStdString(report.summary()));
   return {};
 }
+
+int ExperimentPanel::processes() const { return m_training->processes(); }
+
+bool ExperimentPanel::setProcesses(int processes) { return m_training->setProcesses(processes); }
 
 const rkd::services::DatasetReport& ExperimentPanel::datasetReport() const { return m_checks->datasetReport(); }
 
@@ -364,6 +370,12 @@ void ExperimentPanel::loadSettings(QSettings& settings) {
     if (!accepted.isEmpty() && accepted == m_teacher->importPathEdit()->text()) m_teacher->setAcceptedImport(accepted);
     const QString preset = settings.value(QStringLiteral("experiment/preset")).toString();
     if (!preset.isEmpty()) selectData(m_preset, preset);
+    const int processes = settings.value(QStringLiteral("experiment/processes"), 1).toInt();
+    if (processes > 1 && !m_training->setProcesses(processes))
+      setMessage(tr("The saved device choice of %1 processes is not offered on this machine; one process is "
+                    "selected.")
+                     .arg(processes),
+                 false);
   } catch (const std::exception& e) {
     setMessage(tr("The saved settings (%1) were not restored: %2. The defaults are shown; starting a run saves new "
                   "settings.")
@@ -376,6 +388,7 @@ void ExperimentPanel::saveSettings(QSettings& settings) const {
   settings.setValue(QStringLiteral("experiment/config"), QString::fromStdString(rkd::toJson(config()).dump()));
   settings.setValue(QStringLiteral("experiment/acceptedImport"), m_teacher->acceptedImport());
   settings.setValue(QStringLiteral("experiment/preset"), m_preset->currentData().toString());
+  settings.setValue(QStringLiteral("experiment/processes"), m_training->processes());
 }
 
 // --- store-backed choices -----------------------------------------------------------------------------------

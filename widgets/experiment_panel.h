@@ -49,6 +49,11 @@ class ExperimentPanel : public QWidget {
   rkd::RunConfig config() const;
   /// Fills the form from a config (teacher source follows teacher.run / teacher.checkpoint).
   void setConfig(const rkd::RunConfig& config);
+  /// Worker processes of the chosen device entry (1 = train in the studio; N > 1 = a distributed job of N
+  /// processes that the studio launches and follows). Kept across setConfig and in the settings.
+  int processes() const;
+  /// Selects the device entry with that many processes for the current device; false when there is none.
+  bool setProcesses(int processes);
   /// Empty when Start would be accepted, else what is wrong and how to fix it (field names as in the config).
   QString validationError() const;
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/services/run_follower.h"
 #include "widgets/plot_style.h"
 
 namespace rkd::gui {
@@ -125,7 +126,7 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const {
       case Epochs:
         return r.epochs > 0 ? QStringLiteral("%1 / %2").arg(run.epochsDone).arg(r.epochs) : QString::number(run.epochsDone);
       case Duration: return formatDuration(secondsOf(r));
-      case Device: return qs(run.device);
+      case Device: return qs(rkd::services::deviceText(run));
       case Date: return QDateTime::fromMSecsSinceEpoch(run.startedAt).toString(QStringLiteral("yyyy-MM-dd HH:mm"));
       case Tags: return tagsText(run);
       default: return {};
@@ -278,7 +279,7 @@ bool HistoryFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sour
   if (m_words.isEmpty()) return true;
 
   QString haystack = qs(r.run.name) + QLatin1Char('\n') + qs(r.pair) + QLatin1Char('\n') + qs(r.switches) +
-                     QLatin1Char('\n') + qs(r.run.device);
+                     QLatin1Char('\n') + qs(rkd::services::deviceText(r.run));
   for (const auto& t : r.run.tags) haystack += QLatin1Char('\n') + qs(t);
   haystack = haystack.toLower();
   const QString id = QString::number(r.run.id);

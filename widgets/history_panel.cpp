@@ -74,6 +74,7 @@ void HistoryPanel::createActions() {
   m_actions = new RunActions(this, m_status);
   connect(m_actions, &RunActions::useAsTeacherRequested, this, &HistoryPanel::useAsTeacherRequested);
   connect(m_actions, &RunActions::resumeRequested, this, &HistoryPanel::resumeRequested);
+  connect(m_actions, &RunActions::followRequested, this, &HistoryPanel::followRequested);
 
   auto* find = new QAction(this);
   find->setShortcut(QKeySequence::Find);
@@ -110,6 +111,7 @@ void HistoryPanel::buildUi() {
   toolbar->addSeparator();
   toolbar->addAction(m_actions->useAsTeacherAction());
   toolbar->addAction(m_actions->resumeAction());
+  toolbar->addAction(m_actions->followAction());
   layout->addWidget(toolbar);
 
   // Filters.
@@ -269,6 +271,7 @@ QAction* HistoryPanel::onnxAction() const { return m_actions->onnxAction(); }
 QAction* HistoryPanel::detailsAction() const { return m_actions->detailsAction(); }
 QAction* HistoryPanel::useAsTeacherAction() const { return m_actions->useAsTeacherAction(); }
 QAction* HistoryPanel::resumeAction() const { return m_actions->resumeAction(); }
+QAction* HistoryPanel::followAction() const { return m_actions->followAction(); }
 
 bool HistoryPanel::exportSelectionCsv(const QString& path) { return m_actions->exportSelectionCsv(path); }
 bool HistoryPanel::deleteSelected(bool askConfirmation) { return m_actions->deleteSelected(askConfirmation); }
@@ -490,6 +493,7 @@ void HistoryPanel::showContextMenu(const QPoint& pos) {
   menu.addSeparator();
   menu.addAction(m_actions->useAsTeacherAction());
   menu.addAction(m_actions->resumeAction());
+  menu.addAction(m_actions->followAction());
   menu.addSeparator();
   menu.addAction(m_actions->tagsAction());
   menu.addAction(m_actions->noteAction());

@@ -88,6 +88,7 @@ class HistoryPanel : public QWidget {
   QAction* detailsAction() const;
   QAction* useAsTeacherAction() const;
   QAction* resumeAction() const;
+  QAction* followAction() const;
 
   /// Selected runs, in the table's visible order.
   std::vector<int64_t> selectedRunIds() const;
@@ -125,6 +126,8 @@ class HistoryPanel : public QWidget {
   void useAsTeacherRequested(qint64 runId);
   /// A stopped or interrupted run is to be resumed.
   void resumeRequested(qint64 runId);
+  /// A running run is to be followed live (History > Follow live).
+  void followRequested(qint64 runId);
   void selectionChanged();
 
  protected:

@@ -588,16 +588,20 @@ void LiveView::showEvent(QShowEvent* event) {
 void LiveView::updateProgress(const rkd::StepProgress& p) {
   if (m_haveFinal) return;
   const QString dot = QStringLiteral(" \u00b7 ");
-  const qint64 perEpoch = std::max<qint64>(1, p.stepsPerEpoch);
+  // Without the steps per epoch (a followed run in its first epoch) the bar counts epochs.
+  const qint64 perEpoch = p.stepsPerEpoch > 0 ? p.stepsPerEpoch : 1;
   const qint64 total = std::max<qint64>(1, perEpoch * std::max(1, p.epochs));
-  const qint64 done = std::min<qint64>(total, static_cast<qint64>(p.epoch) * perEpoch + p.stepInEpoch + 1);
+  const qint64 done = std::min<qint64>(total, static_cast<qint64>(p.epoch) * perEpoch +
+                                                  (p.stepsPerEpoch > 0 ? p.stepInEpoch + 1 : 0));
   // QProgressBar counts in int: scale very long runs down.
   const double scale = total > 1000000 ? 1000000.0 / static_cast<double>(total) : 1.0;
   m_progress->setRange(0, static_cast<int>(std::llround(static_cast<double>(total) * scale)));
   m_progress->setValue(static_cast<int>(std::llround(static_cast<double>(done) * scale)));
 
+  // A followed run's steps per epoch are known only once it reached its second epoch (0 until then).
   QString text = tr("epoch %1/%2").arg(p.epoch + 1).arg(p.epochs) + dot +
-                 tr("step %1/%2").arg(p.stepInEpoch + 1).arg(p.stepsPerEpoch);
+                 (p.stepsPerEpoch > 0 ? tr("step %1/%2").arg(p.stepInEpoch + 1).arg(p.stepsPerEpoch)
+                                      : tr("step %1").arg(p.stepInEpoch + 1));
   if (p.imagesPerSecond > 0)
     text += dot + tr("%1 img/s").arg(p.imagesPerSecond, 0, 'f', p.imagesPerSecond < 10 ? 1 : 0);
   if (p.etaSeconds > 0) text += dot + tr("ETA %1").arg(formatDuration(p.etaSeconds));

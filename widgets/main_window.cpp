@@ -14,14 +14,19 @@
 #include <QTimer>
 
 #include "core/services/catalog.h"
+#include "core/services/inspect.h"
+#include "core/services/run_follower.h"
+#include "core/services/run_history.h"
 #include "core/services/version.h"
 #include "widgets/ablation_panel.h"
+#include "widgets/distributed_job.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/feature_view.h"
 #include "widgets/history_model.h"
 #include "widgets/history_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/plot_style.h"
+#include "widgets/run_follow_controller.h"
 #include "widgets/studio_icon.h"
 #include "widgets/training_controller.h"
 
@@ -36,6 +41,10 @@ MainWindow::MainWindow(const QString& storePath, QSettings* settings, bool inter
   setWindowIcon(studioIcon());
   m_controller = new TrainingController(this);
   m_controller->setStorePath(storePath);
+  m_follow = new RunFollowController(this);
+  m_follow->setStorePath(storePath);
+  m_job = new DistributedJob(m_follow, this);
+  m_job->setStorePath(storePath);
 
   auto* split = new QSplitter(Qt::Horizontal, this);
   m_experiment = new ExperimentPanel(split);
@@ -62,6 +71,8 @@ MainWindow::MainWindow(const QString& storePath, QSettings* settings, bool inter
 
   m_storeLabel = new QLabel(this);
   m_runLabel = new QLabel(tr("idle"), this);
+  // Long status lines (a launcher's output, a message) are cut at the window's edge, never widen the window.
+  m_runLabel->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   statusBar()->addWidget(m_runLabel, 1);
   statusBar()->addPermanentWidget(m_storeLabel);
 
@@ -108,13 +119,23 @@ void MainWindow::buildMenus() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Start"), this, [this] { m_experiment->startButton()->click(); });
   start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
-  run->addAction(tr("S&top (keeps the checkpoint)"), this, [this] { m_controller->stop(); });
+  run->addAction(tr("S&top (keeps the checkpoint)"), this, [this] { stopActive(); });
   run->addAction(tr("&Resume selected run"), this, [this] { m_experiment->resumeButton()->click(); });
   run->addSeparator();
   run->addAction(tr("Run the &ablation of this pair"), this, [this] {
     m_tabs->setCurrentWidget(m_ablation);
     Q_EMIT m_ablation->runAblationRequested();  // the same validated path as the panel's own button
   });
+
+  QMenu* history = menuBar()->addMenu(tr("H&istory"));
+  m_followLiveAction = history->addAction(tr("&Follow live"), this, [this] { followLive(0); });
+  m_followLiveAction->setStatusTip(tr("Show a run that another process is training (reviewkd train, torchrun) live: "
+                                      "the selected running run of History, else the newest running run"));
+  m_stopFollowingAction = history->addAction(tr("Stop f&ollowing"), this, [this] { m_follow->stopFollowing(); });
+  m_stopFollowingAction->setStatusTip(tr("Stop following the run in the live view; the run goes on"));
+  m_stopFollowingAction->setEnabled(false);
+  history->addSeparator();
+  history->addAction(tr("Show &History"), this, [this] { m_tabs->setCurrentWidget(m_history); });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About ReviewKD Studio"), this, [this] {
@@ -130,6 +151,16 @@ void MainWindow::buildMenus() {
 void MainWindow::connectParts() {
   connect(m_experiment, &ExperimentPanel::startRequested, this, [this](const rkd::RunConfig& config) {
     saveSettings();
+    if (isBusy() && !m_controller->isBusy()) {
+      m_experiment->messageLabel()->setText(m_follow->isFollowing() && !m_job->isRunning()
+                                                ? tr("A run is followed live; use History > Stop following first.")
+                                                : tr("A job is running; stop it first."));
+      return;
+    }
+    if (m_experiment->processes() > 1) {
+      startDistributed(config, m_experiment->processes());
+      return;
+    }
     if (!m_controller->start(config)) {
       m_experiment->messageLabel()->setText(tr("A run is already training; stop it first."));
       return;
@@ -138,18 +169,10 @@ void MainWindow::connectParts() {
     m_features->clear();
     m_tabs->setCurrentWidget(m_live);
   });
-  connect(m_experiment, &ExperimentPanel::stopRequested, m_controller, &TrainingController::stop);
-  const auto resume = [this](qint64 runId) {
-    if (!m_controller->resume(runId)) {
-      m_experiment->messageLabel()->setText(tr("A run is already training; stop it first."));
-      return;
-    }
-    m_live->setStatus(tr("resuming run %1").arg(runId));
-    m_features->clear();
-    m_tabs->setCurrentWidget(m_live);
-  };
-  connect(m_experiment, &ExperimentPanel::resumeRequested, this, resume);
-  connect(m_history, &HistoryPanel::resumeRequested, this, resume);
+  connect(m_experiment, &ExperimentPanel::stopRequested, this, &MainWindow::stopActive);
+  connect(m_experiment, &ExperimentPanel::resumeRequested, this, &MainWindow::resumeRun);
+  connect(m_history, &HistoryPanel::resumeRequested, this, &MainWindow::resumeRun);
+  connect(m_history, &HistoryPanel::followRequested, this, [this](qint64 runId) { followLive(runId); });
   connect(m_history, &HistoryPanel::useAsTeacherRequested, this, [this](qint64 runId) {
     m_experiment->useTeacherRun(runId);
   });
@@ -169,11 +192,18 @@ void MainWindow::connectParts() {
       m_ablation->messageLabel()->setText(tr("The experiment panel's settings are not valid: %1").arg(error));
       return;
     }
+    if (m_job->isRunning() || m_follow->isFollowing()) {
+      m_ablation->messageLabel()->setText(m_job->isRunning()
+                                              ? tr("A job of several processes is running; stop it first.")
+                                              : tr("A run is followed live; use History > Stop following first."));
+      return;
+    }
+    // The ablation's rows train one after another in the studio's process, whatever the process count.
     m_ablation->runAblation(m_experiment->config());
   });
 
   connect(m_controller, &TrainingController::busyChanged, this, [this](bool busy) {
-    m_experiment->setRunning(busy);
+    updateBusy();
     m_runLabel->setText(busy ? tr("training...") : tr("idle"));
   });
   connect(m_controller, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
@@ -192,7 +222,7 @@ void MainWindow::connectParts() {
   connect(m_controller, &TrainingController::statusChanged, m_live, [this](const QString& text) {
     m_live->appendLog(QStringLiteral("info"), text);
   });
-  connect(m_controller, &TrainingController::epochReady, m_live, [this](const rkd::EpochProgress& e) {
+  const auto logEpoch = [this](const rkd::EpochProgress& e) {
     QString line = tr("epoch %1/%2: train loss %3, train top-1 %4 %, test top-1 %5 % (best %6 %), lr %7, %8")
                        .arg(e.epoch + 1)
                        .arg(e.epochs)
@@ -204,8 +234,43 @@ void MainWindow::connectParts() {
                        .arg(formatDuration(e.seconds));
     if (e.valTop1 >= 0) line += tr(", validation top-1 %1 %").arg(e.valTop1, 0, 'f', 2);
     m_live->appendLog(QStringLiteral("info"), line);
-  });
+  };
+  connect(m_controller, &TrainingController::epochReady, m_live, logEpoch);
   connect(m_controller, &TrainingController::jobFinished, this, &MainWindow::onJobFinished);
+
+  // Runs other processes write to the store (History > Follow live) and the studio's distributed jobs: the same
+  // live view, fed from the store by the follow controller.
+  connect(m_follow, &RunFollowController::followingChanged, this, [this](bool following) {
+    m_stopFollowingAction->setEnabled(following && !m_follow->isFollowingJob());
+    updateBusy();
+  });
+  connect(m_follow, &RunFollowController::runStarted, this, &MainWindow::beginLiveRun);
+  connect(m_follow, &RunFollowController::stepsReady, m_live, &LiveView::addSteps);
+  connect(m_follow, &RunFollowController::epochReady, m_live, &LiveView::addEpoch);
+  connect(m_follow, &RunFollowController::epochReady, m_live, logEpoch);
+  connect(m_follow, &RunFollowController::epochReady, m_history, [this] {
+    if (m_history->isVisible()) m_history->refreshIfChanged();
+  });
+  connect(m_follow, &RunFollowController::statusChanged, m_live, &LiveView::setStatus);
+  connect(m_follow, &RunFollowController::statusChanged, this, [this](const QString& text) {
+    m_runLabel->setText(text.section(QLatin1Char('\n'), 0, 0));
+    m_live->appendLog(QStringLiteral("info"), text);
+  });
+  connect(m_follow, &RunFollowController::message, this, &MainWindow::showMessage);
+  connect(m_follow, &RunFollowController::runEnded, this, [this] { m_history->refresh(); });
+  connect(m_follow, &RunFollowController::followEnded, this, [this](const rkd::RunOutcome& outcome, bool followedAny, bool job) {
+    if (job || !followedAny) return;  // a job's end is reported by the job (jobFinished)
+    m_live->endRun(outcome);
+    m_history->refresh();
+    m_experiment->refreshRuns();
+    QString text = tr("followed run %1 %2").arg(outcome.runId).arg(QString::fromStdString(outcome.statusText()));
+    if (!outcome.message.empty()) text += QStringLiteral(" (%1)").arg(QString::fromStdString(outcome.message));
+    m_runLabel->setText(text);
+  });
+  connect(m_job, &DistributedJob::busyChanged, this, [this] { updateBusy(); });
+  connect(m_job, &DistributedJob::logLine, m_live, &LiveView::appendLog);
+  connect(m_job, &DistributedJob::statusChanged, this, [this](const QString& text) { m_runLabel->setText(text); });
+  connect(m_job, &DistributedJob::jobFinished, this, &MainWindow::onJobFinished);
 }
 
 void MainWindow::onRunStarted(qint64 runId) {
@@ -217,6 +282,147 @@ void MainWindow::onRunStarted(qint64 runId) {
   m_live->beginRun(runId, title);
   m_features->clear();
   m_runLabel->setText(tr("training %1").arg(title));
+}
+
+void MainWindow::beginLiveRun(qint64 runId, const QString& title) {
+  m_history->refresh();
+  const bool job = m_job->isRunning();
+  m_live->beginRun(runId, job ? title : tr("%1 (followed)").arg(title));
+  m_features->clear();  // stage features are not in the store: the features tab stays empty for a followed run
+  m_runLabel->setText(job ? tr("training %1").arg(title) : tr("following %1").arg(title));
+}
+
+bool MainWindow::isBusy() const { return m_controller->isBusy() || m_job->isRunning() || m_follow->isFollowing(); }
+
+void MainWindow::updateBusy() { m_experiment->setRunning(isBusy()); }
+
+void MainWindow::showMessage(const QString& text, bool error) {
+  m_runLabel->setText(text.section(QLatin1Char('\n'), 0, 0));
+  m_live->appendLog(error ? QStringLiteral("error") : QStringLiteral("info"), text);
+  m_experiment->messageLabel()->setText(text);
+  m_experiment->messageLabel()->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
+}
+
+bool MainWindow::followLive(qint64 runId) {
+  if (m_controller->isBusy() || m_job->isRunning()) {
+    showMessage(tr("The live view shows the studio's own job; stop it before following another run."), true);
+    return false;
+  }
+  const auto store = m_history->history();
+  if (!store) {
+    showMessage(tr("No run store is open: open one with File > Open run store."), true);
+    return false;
+  }
+  try {
+    if (runId == 0) {
+      const std::vector<int64_t> selected = m_history->selectedRunIds();
+      if (selected.size() == 1)
+        if (const auto* r = m_history->model()->findRun(selected.front()); r && r->run.status == rkd::RunStatus::Running)
+          runId = r->run.id;
+    }
+    if (runId == 0) {
+      rkd::RunFilter running;
+      running.status = rkd::RunStatus::Running;
+      running.limit = 1;
+      const auto runs = store->list(running);
+      if (runs.empty()) {
+        showMessage(tr("No run is in progress in the run store %1: a run shows as running in History while a process "
+                       "(reviewkd train, a torchrun job) trains it.")
+                        .arg(m_storePath),
+                    true);
+        return false;
+      }
+      runId = runs.front().id;
+    }
+    const auto run = store->run(runId);
+    if (!run) {
+      showMessage(tr("Run %1 is not in the run store %2.").arg(runId).arg(m_storePath), true);
+      return false;
+    }
+    if (run->status != rkd::RunStatus::Running) {
+      showMessage(tr("Run %1 is %2, not running: there is nothing to follow. Its curves are in History (Details).")
+                      .arg(runId)
+                      .arg(QString::fromStdString(rkd::toString(run->status))),
+                  true);
+      return false;
+    }
+  } catch (const std::exception& e) {
+    showMessage(tr("Run store %1: %2").arg(m_storePath, QString::fromUtf8(e.what())), true);
+    return false;
+  }
+  m_experiment->messageLabel()->clear();
+  m_follow->setStorePath(m_storePath);
+  m_follow->followRun(runId);
+  m_tabs->setCurrentWidget(m_live);
+  return true;
+}
+
+void MainWindow::stopActive() {
+  if (m_controller->isBusy()) {
+    m_controller->stop();
+  } else if (m_job->isRunning()) {
+    m_job->stop();
+  } else if (m_follow->isFollowing()) {
+    m_follow->requestStop();
+  }
+}
+
+void MainWindow::startDistributed(const rkd::RunConfig& form, int processes) {
+  rkd::RunConfig config = form;
+  config.threads = rkd::services::threadsPerProcess(form.threads, processes, rkd::services::hardwareThreads());
+  QString error;
+  m_job->setStorePath(m_storePath);
+  m_job->setHistory(m_history->history());
+  if (!m_job->start(config, processes, &error)) {
+    showMessage(error, true);
+    return;
+  }
+  if (config.threads != form.threads)
+    m_live->appendLog(QStringLiteral("info"), tr("each of the %1 processes uses %2 CPU thread(s): threads 0 shares the "
+                                                 "%3 cores among them")
+                                                  .arg(processes)
+                                                  .arg(config.threads)
+                                                  .arg(rkd::services::hardwareThreads()));
+  m_live->setStatus(tr("starting %1 processes: %2").arg(processes).arg(QString::fromStdString(config.summary())));
+  m_features->clear();
+  m_tabs->setCurrentWidget(m_live);
+}
+
+void MainWindow::resumeRun(qint64 runId) {
+  if (isBusy()) {
+    m_experiment->messageLabel()->setText(m_follow->isFollowing() && !m_job->isRunning() && !m_controller->isBusy()
+                                              ? tr("A run is followed live; use History > Stop following first.")
+                                              : tr("A run is already training; stop it first."));
+    return;
+  }
+  // A run trained by several processes resumes as such a job (the same world size: exact).
+  int worldSize = 1;
+  if (const auto* r = m_history->model()->findRun(runId)) worldSize = r->run.worldSize;
+  else if (const auto store = m_history->history()) {
+    try {
+      if (const auto run = store->run(runId)) worldSize = run->worldSize;
+    } catch (const std::exception&) {
+      // the resume itself reports an unreadable store
+    }
+  }
+  if (worldSize > 1) {
+    QString error;
+    m_job->setStorePath(m_storePath);
+    m_job->setHistory(m_history->history());
+    if (!m_job->resume(runId, worldSize, &error)) {
+      showMessage(error, true);
+      return;
+    }
+    m_live->setStatus(tr("resuming run %1 with %2 processes").arg(runId).arg(worldSize));
+  } else {
+    if (!m_controller->resume(runId)) {
+      m_experiment->messageLabel()->setText(tr("A run is already training; stop it first."));
+      return;
+    }
+    m_live->setStatus(tr("resuming run %1").arg(runId));
+  }
+  m_features->clear();
+  m_tabs->setCurrentWidget(m_live);
 }
 
 void MainWindow::onJobFinished(const rkd::RunOutcome& outcome) {
@@ -234,14 +440,18 @@ void MainWindow::onJobFinished(const rkd::RunOutcome& outcome) {
 }
 
 void MainWindow::openStore(const QString& path) {
-  if (m_controller->isBusy()) {
+  if (m_controller->isBusy() || m_job->isRunning()) {
     m_experiment->messageLabel()->setText(tr("Stop the running job before switching run stores."));
     return;
   }
+  m_follow->stopFollowing();  // a followed run belongs to the store being closed
   m_storePath = path;
   m_controller->setStorePath(path);
+  m_follow->setStorePath(path);
+  m_job->setStorePath(path);
   m_history->setStorePath(path);
   m_experiment->setHistory(m_history->history());
+  m_job->setHistory(m_history->history());
   m_storeLabel->setText(tr("Run store: %1").arg(path));
   m_settings->setValue(QStringLiteral("store/path"), path);
   updateTitle();
@@ -259,7 +469,7 @@ void MainWindow::saveSettings() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (m_controller->isBusy() && m_interactive) {
+  if ((m_controller->isBusy() || m_job->isRunning()) && m_interactive) {
     const auto answer = QMessageBox::question(
         this, tr("A run is training"),
         tr("Stop the running job and quit? It stops after the current step, keeps its checkpoint and can be "
@@ -271,6 +481,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   }
   saveSettings();
   m_controller->stop();
+  m_job->stop();  // its workers stop after the step in flight; the job object waits for them when destroyed
   event->accept();
 }
 

@@ -56,6 +56,9 @@ RunActions::RunActions(HistoryPanel* panel, HistoryStatusLine* status) : QObject
   m_useAsTeacherAction = make(QStringLiteral("Use as teacher"), QStringLiteral("Start a new run that distils from this finished run"),
                               QStyle::SP_ArrowForward);
   m_resumeAction = make(QStringLiteral("Resume"), QStringLiteral("Continue this stopped or interrupted run"), QStyle::SP_MediaPlay);
+  m_followAction = make(QStringLiteral("Follow live"),
+                        QStringLiteral("Show this running run's curves and progress live, as another process writes them"),
+                        QStyle::SP_MediaSeekForward);
   m_copyConfigAction = make(QStringLiteral("Copy config JSON"), QStringLiteral("Copy the run's full config to the clipboard"));
 
   connect(m_detailsAction, &QAction::triggered, this, [this] { openDetailOfSelected(); });
@@ -68,6 +71,7 @@ RunActions::RunActions(HistoryPanel* panel, HistoryStatusLine* status) : QObject
   connect(m_useAsTeacherAction, &QAction::triggered, this, [this] { requestUseAsTeacher(); });
   connect(m_resumeAction, &QAction::triggered, this, [this] { requestResume(); });
   connect(m_copyConfigAction, &QAction::triggered, this, [this] { copyConfigOfSelected(); });
+  connect(m_followAction, &QAction::triggered, this, [this] { requestFollow(); });
 }
 
 const services::HistoryRow* RunActions::rowOfRun(int64_t id) const { return m_panel->model()->findRun(id); }
@@ -99,6 +103,10 @@ void RunActions::updateEnabled() {
   m_resumeAction->setEnabled(store && canResume);
   m_resumeAction->setToolTip(canResume ? QStringLiteral("Continue %1 from its last checkpoint").arg(runLabel(single->run.id, single->run.name))
                                        : QStringLiteral("Select one stopped or interrupted run to resume it"));
+  const bool canFollow = single && single->run.status == RunStatus::Running;
+  m_followAction->setEnabled(store && canFollow);
+  m_followAction->setToolTip(canFollow ? QStringLiteral("Follow %1 live in the Live training tab").arg(runLabel(single->run.id, single->run.name))
+                                       : QStringLiteral("Select one running run to follow it live"));
   m_deleteAction->setToolTip(running > 0 ? QStringLiteral("Delete the selected runs (running runs are kept: stop them first)")
                                          : QStringLiteral("Delete the selected runs from the store (Del)"));
 }
@@ -371,6 +379,16 @@ void RunActions::requestResume() {
     return;
   }
   Q_EMIT resumeRequested(r->run.id);
+}
+
+void RunActions::requestFollow() {
+  const std::vector<int64_t> ids = m_panel->selectedRunIds();
+  const services::HistoryRow* r = ids.size() == 1 ? rowOfRun(ids.front()) : nullptr;
+  if (!r || r->run.status != RunStatus::Running) {
+    m_status->showMessage(QStringLiteral("Select one running run to follow it live"), true);
+    return;
+  }
+  Q_EMIT followRequested(r->run.id);
 }
 
 // --- detail dialogs -----------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class RunActions : public QObject {
   QAction* deleteAction() const { return m_deleteAction; }
   QAction* useAsTeacherAction() const { return m_useAsTeacherAction; }
   QAction* resumeAction() const { return m_resumeAction; }
+  /// Follow live: the selected running run's curves, progress and status in the live view, read from the store.
+  QAction* followAction() const { return m_followAction; }
 
   /// Enables (and explains, in tool tips) the actions the panel's selection allows.
   void updateEnabled();
@@ -69,6 +71,7 @@ class RunActions : public QObject {
  Q_SIGNALS:
   void useAsTeacherRequested(qint64 runId);
   void resumeRequested(qint64 runId);
+  void followRequested(qint64 runId);
 
  private:
   bool writeToSelected(const QString& text, const QString& selectFirst, const QString& emptyText,
@@ -82,6 +85,7 @@ class RunActions : public QObject {
   void copyConfigOfSelected();
   void requestUseAsTeacher();
   void requestResume();
+  void requestFollow();
   /// Asks for a file to write (none when cancelled); a name without a suffix gets `suffix`.
   QString askSavePath(const QString& title, const QString& suggestion, const QString& filter, const QString& suffix);
   const services::HistoryRow* rowOfRun(int64_t id) const;
@@ -99,6 +103,7 @@ class RunActions : public QObject {
   QAction* m_deleteAction = nullptr;
   QAction* m_useAsTeacherAction = nullptr;
   QAction* m_resumeAction = nullptr;
+  QAction* m_followAction = nullptr;
   QAction* m_copyConfigAction = nullptr;
 };
 

@@ -13,6 +13,10 @@
 
 namespace rkd::gui {
 
+namespace {
+constexpr int kProcessesRole = Qt::UserRole + 1;
+}
+
 TrainingGroup::TrainingGroup(QWidget* parent) : QGroupBox(tr("Training"), parent) {
   auto* form = new QFormLayout(this);
   m_epochs = makeSpin(this, 1, 100000, 240);
@@ -44,8 +48,17 @@ TrainingGroup::TrainingGroup(QWidget* parent) : QGroupBox(tr("Training"), parent
   row3->addWidget(m_gamma);
   form->addRow(tr("Milestones"), row3);
   m_device = new QComboBox(this);
-  for (const auto& d : rkd::services::deviceOptions())
+  for (const auto& d : rkd::services::deviceOptions()) {
     m_device->addItem(QString::fromStdString(d.label), QString::fromStdString(d.id));
+    m_device->setItemData(m_device->count() - 1, d.processes, kProcessesRole);
+    if (d.processes > 1)
+      m_device->setItemData(m_device->count() - 1,
+                            tr("%1 worker processes of one distributed job (reviewkd launch, %2), followed live from "
+                               "the run store; the batch is split among them")
+                                .arg(d.processes)
+                                .arg(QString::fromStdString(d.backend).toUpper()),
+                            Qt::ToolTipRole);
+  }
   form->addRow(tr("Device"), m_device);
   m_seed = makeSpin(this, 0, 2147483647, 1);
   m_threads = makeSpin(this, 0, 1024, 0, tr("all (%1)").arg(rkd::services::hardwareThreads()));
@@ -59,6 +72,9 @@ TrainingGroup::TrainingGroup(QWidget* parent) : QGroupBox(tr("Training"), parent
   form->addRow(tr("Features every"), m_snapshotEvery);
 
   connect(m_schedule, &QComboBox::currentIndexChanged, this, [this] { Q_EMIT scheduleChanged(); });
+  connect(m_device, &QComboBox::currentIndexChanged, this, [this] {
+    if (!m_loading) Q_EMIT edited();
+  });
   for (QSpinBox* s : {m_epochs, m_batch, m_seed, m_threads, m_snapshotEvery})
     connect(s, &QSpinBox::valueChanged, this, [this] {
       if (!m_loading) Q_EMIT edited();
@@ -82,9 +98,17 @@ void TrainingGroup::load(const rkd::RunConfig& c) {
   selectData(m_schedule, QString::fromStdString(c.optim.schedule));
   m_milestones->setText(joinInts(c.optim.milestones));
   m_gamma->setValue(c.optim.gamma);
+  // The one-process entry of the device (a config never says how many processes: setProcesses does).
   const QString device = QString::fromStdString(c.device);
-  if (m_device->findData(device) < 0) m_device->addItem(tr("%1 (not found on this machine)").arg(device), device);
-  selectData(m_device, device);
+  int index = -1;
+  for (int i = 0; i < m_device->count() && index < 0; ++i)
+    if (m_device->itemData(i).toString() == device && m_device->itemData(i, kProcessesRole).toInt() <= 1) index = i;
+  if (index < 0) {
+    m_device->addItem(tr("%1 (not found on this machine)").arg(device), device);
+    index = m_device->count() - 1;
+    m_device->setItemData(index, 1, kProcessesRole);
+  }
+  m_device->setCurrentIndex(index);
   m_seed->setValue(static_cast<int>(c.seed));
   m_threads->setValue(static_cast<int>(c.threads));
   m_snapshotEvery->setValue(static_cast<int>(c.snapshotEvery));
@@ -109,7 +133,31 @@ void TrainingGroup::apply(rkd::RunConfig& c) const {
 QString TrainingGroup::fieldError() const {
   if (!parseInts(m_milestones->text()))
     return tr("optim.milestones: '%1' is not a list of epochs; write e.g. 150, 180, 210").arg(m_milestones->text());
+  const int n = processes();
+  if (n > 1 && m_batch->value() % n != 0)
+    return tr("optim.batch_size: %1 is the global batch and does not divide among %2 processes; choose a multiple of "
+              "%2 (e.g. %3) or another device entry")
+        .arg(m_batch->value())
+        .arg(n)
+        .arg(std::max(n, m_batch->value() / n * n));
   return {};
+}
+
+int TrainingGroup::processes() const {
+  const QVariant v = m_device->currentData(kProcessesRole);
+  return v.isValid() ? std::max(1, v.toInt()) : 1;
+}
+
+bool TrainingGroup::setProcesses(int processes) {
+  const QString device = m_device->currentData().toString();
+  for (int i = 0; i < m_device->count(); ++i) {
+    const QVariant n = m_device->itemData(i, kProcessesRole);
+    if (m_device->itemData(i).toString() == device && (n.isValid() ? n.toInt() : 1) == processes) {
+      m_device->setCurrentIndex(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 void TrainingGroup::updateEnabled(bool editable) {

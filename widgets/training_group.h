@@ -23,12 +23,19 @@ class TrainingGroup : public QGroupBox {
   void load(const rkd::RunConfig& config);
   /// Writes the optimizer settings, device, seed, threads and snapshot interval onto `config`.
   void apply(rkd::RunConfig& config) const;
-  /// Empty, or what is wrong with a field that does not parse (the milestones).
+  /// Empty, or what is wrong with a field: milestones that do not parse, a batch that does not divide among the
+  /// processes.
   QString fieldError() const;
   /// While a job runs nothing is editable; milestones and gamma only for the multi-step schedule.
   void updateEnabled(bool editable);
 
   int seed() const;
+  /// Worker processes of the chosen device entry: 1 trains in the studio, N > 1 launches N processes
+  /// (`reviewkd launch`). Kept by the studio, not in RunConfig (whose device stays "cpu" or "cuda").
+  int processes() const;
+  /// Selects the entry of the current device with that many processes (the plain device for 1); false when the
+  /// menu has no such entry.
+  bool setProcesses(int processes);
 
   QSpinBox* epochsSpin() const { return m_epochs; }
   QSpinBox* batchSpin() const { return m_batch; }

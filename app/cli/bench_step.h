@@ -23,10 +23,14 @@ struct BenchArgs {
   int epochs = 3;
   int64_t trainImages = 50000;
   int64_t testImages = 10000;
+  int nproc = 1;  ///< bench step: also time this many processes (Gloo / NCCL) and print the scaling
 };
 
 /// The ReviewKD (or KD / student-alone) step of `a` on its device, weights from seed 0, warm-up off, the pair's
 /// reference review weight; prints one header line naming `what` and the settings.
-std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what);
+/// With `group`, the step is one rank's of a data-parallel step (gradients all-reduced) on cuda:LOCAL_RANK when
+/// the device is CUDA; only rank 0 prints.
+std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what,
+                                            std::shared_ptr<dist::ProcessGroup> group = nullptr);
 
 }  // namespace rkd::cli

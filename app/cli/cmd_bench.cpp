@@ -2,9 +2,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <unistd.h>
 
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
+#include "app/cli/launch.h"
+#include "core/common/errors.h"
+#include "core/dist/environment.h"
+#include "core/dist/process_group.h"
 #include "core/services/catalog.h"
 #include "core/train/device.h"
 #include "core/train/threads.h"
@@ -29,9 +39,12 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what) {
+std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what,
+                                            std::shared_ptr<dist::ProcessGroup> group) {
   const int threads = useThreads(a.threads);
-  const torch::Device device = parseDevice(a.device);
+  torch::Device device = parseDevice(a.device);
+  if (group && device.is_cuda())
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->environment().localRank));
   torch::manual_seed(0);
   StepOptions opts;
   if (a.method == "reviewkd") opts.settings.method = Method::ReviewKD;
@@ -44,9 +57,11 @@ std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what
   opts.channelsLast = a.channelsLast == "on" || (a.channelsLast == "auto" && device.is_cpu());
   opts.teacherBatchStats = a.teacherMode == "batch-stats";
   opts.imageSize = a.size;
+  opts.group = group;
   Backbone student = createBackbone({a.student, a.classes, 3});
   Backbone teacher = opts.settings.method == Method::StudentAlone ? nullptr : createBackbone({a.teacher, a.classes, 3});
   auto step = std::make_unique<TrainingStep>(student, teacher, opts);
+  if (group && !group->primary()) return step;
   std::printf("bench %s: %s -> %s, %s, batch %lld, %lldx%lld, device %s, %d threads, channels-last %s, teacher %s\n",
               what, a.teacher.c_str(), a.student.c_str(), a.method.c_str(), static_cast<long long>(a.batch),
               static_cast<long long>(a.size), static_cast<long long>(a.size), deviceText(device).c_str(), threads,
@@ -56,8 +71,17 @@ std::unique_ptr<TrainingStep> makeBenchStep(const BenchArgs& a, const char* what
 
 namespace {
 
-int benchStep(const BenchArgs& a) {
-  auto stepPtr = makeBenchStep(a, "step");
+struct StepTiming {
+  double medianMs = 0;
+  double imagesPerSecond = 0;
+};
+
+// The step of `a` timed in this process; in a distributed job (torchrun's variables set) one rank's share of the
+// data-parallel step, images counted over every rank.
+StepTiming timeStep(const BenchArgs& a) {
+  std::shared_ptr<dist::ProcessGroup> group;
+  if (const auto env = dist::readEnvironment()) group = dist::ProcessGroup::join(*env);
+  auto stepPtr = makeBenchStep(a, "step", group);
   TrainingStep& step = *stepPtr;
   const torch::Device device = step.options().device;
   auto images = torch::randn({a.batch, 3, a.size, a.size}).to(device);
@@ -72,10 +96,67 @@ int benchStep(const BenchArgs& a) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (i >= a.warmup) times.push_back(ms);
   }
-  const double med = median(times);
-  std::printf("steps timed: %d (after %d warm-up), min_ms=%.1f max_ms=%.1f\n", a.steps, a.warmup,
-              *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()));
-  std::printf("median_ms=%.1f img_per_s=%.1f\n", med, 1000.0 * static_cast<double>(a.batch) / med);
+  StepTiming t;
+  t.medianMs = median(times);
+  const int world = group ? group->size() : 1;
+  t.imagesPerSecond = 1000.0 * static_cast<double>(a.batch * world) / t.medianMs;
+  if (!group || group->primary())
+    std::printf("steps timed: %d (after %d warm-up), min_ms=%.1f max_ms=%.1f%s\n", a.steps, a.warmup,
+                *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()),
+                group ? (", " + std::to_string(world) + " processes (" + group->backend() + "), batch " +
+                         std::to_string(a.batch) + " each").c_str()
+                      : "");
+  return t;
+}
+
+// --nproc N: one process, then N processes with the same threads each (reviewkd launch), and their ratio.
+int benchScaling(const BenchArgs& a) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  BenchArgs one = a;
+  one.nproc = 1;
+  one.threads = a.threads > 0 ? a.threads : std::max(1, cores / a.nproc);
+  std::printf("== 1 process, %d thread%s\n", one.threads, one.threads == 1 ? "" : "s");
+  std::fflush(stdout);
+  const StepTiming base = timeStep(one);
+  std::printf("median_ms=%.1f img_per_s=%.1f\n", base.medianMs, base.imagesPerSecond);
+  std::printf("== %d processes, %d thread%s each\n", a.nproc, one.threads, one.threads == 1 ? "" : "s");
+  std::fflush(stdout);
+  const std::string result =
+      (std::filesystem::temp_directory_path() / ("reviewkd-bench-" + std::to_string(::getpid()) + ".txt")).string();
+  ::setenv("REVIEWKD_BENCH_RESULT", result.c_str(), 1);
+  LaunchArgs l;
+  l.nprocPerNode = a.nproc;
+  l.command = {"bench", "step", "--teacher", a.teacher, "--student", a.student, "--method", a.method,
+               "--batch", std::to_string(a.batch), "--device", a.device, "--threads", std::to_string(one.threads),
+               "--channels-last", a.channelsLast, "--teacher-mode", a.teacherMode, "--size", std::to_string(a.size),
+               "--steps", std::to_string(a.steps), "--warmup", std::to_string(a.warmup)};
+  const int code = launchWorkers(l);
+  ::unsetenv("REVIEWKD_BENCH_RESULT");
+  std::ifstream in(result);
+  StepTiming many;
+  in >> many.medianMs >> many.imagesPerSecond;
+  std::filesystem::remove(result);
+  if (code != 0 || !in)
+    throw UserError("bench step --nproc " + std::to_string(a.nproc) + ": the workers did not report (exit " +
+                    std::to_string(code) + ")", "see the workers' messages above");
+  std::printf("median_ms=%.1f img_per_s=%.1f scaling=%.2f\n", many.medianMs, many.imagesPerSecond,
+              many.imagesPerSecond / base.imagesPerSecond);
+  return kSuccess;
+}
+
+int benchStep(const BenchArgs& a) {
+  const bool worker = dist::readEnvironment().has_value();
+  if (a.nproc > 1 && !worker) return benchScaling(a);
+  const StepTiming t = timeStep(a);
+  if (worker) {
+    // A worker of bench step --nproc (or of torchrun): rank 0 reports.
+    if (std::getenv("RANK") && std::string(std::getenv("RANK")) != "0") return kSuccess;
+    if (const char* file = std::getenv("REVIEWKD_BENCH_RESULT")) {
+      std::ofstream out(file);
+      out << t.medianMs << " " << t.imagesPerSecond << "\n";
+    }
+  }
+  std::printf("median_ms=%.1f img_per_s=%.1f\n", t.medianMs, t.imagesPerSecond);
   return kSuccess;
 }
 
@@ -154,6 +235,10 @@ void addBenchCommand(CLI::App& app, Command& command) {
   step->add_option("--size", args->size, "image size (default 32)")->check(CLI::Range(28, 512));
   step->add_option("--steps", args->steps, "timed steps (default 15)")->check(CLI::PositiveNumber);
   step->add_option("--warmup", args->warmup, "untimed warm-up steps (default 3)")->check(CLI::NonNegativeNumber);
+  step->add_option("--nproc", args->nproc,
+                   "also time N processes (Gloo on the CPU, NCCL on GPUs), batch --batch each, threads cores/N each "
+                   "unless --threads; last line adds scaling=<N-process throughput over one process>")
+      ->check(CLI::Range(1, 1024));
   step->callback([&command, args] { command.action = [args] { return benchStep(*args); }; });
 
   auto* epoch = bench->add_subcommand("epoch", "time whole epochs (train on resident, augmented CIFAR-shaped data, "

@@ -20,20 +20,11 @@
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "app/cli/launch.h"
 #include "core/common/errors.h"
 
 namespace rkd::cli {
 namespace {
-
-struct LaunchArgs {
-  int nprocPerNode = 1;
-  int nnodes = 1;
-  int nodeRank = 0;
-  std::string masterAddr;
-  int masterPort = 0;
-  int timeout = 0;
-  std::vector<std::string> command;
-};
 
 std::atomic<int> g_signals{0};
 extern "C" void onLaunchSignal(int) { g_signals.fetch_add(1); }
@@ -63,7 +54,9 @@ struct Worker {
   std::string how;  // "exited with code 1", "was killed by signal 9"
 };
 
-int launch(const LaunchArgs& a) {
+}  // namespace
+
+int launchWorkers(const LaunchArgs& a) {
   if (a.command.empty())
     throw InputError("launch: no command after --", "e.g. reviewkd launch --nproc-per-node 2 -- train --preset quick");
   if (a.nnodes > 1 && a.masterAddr.empty())
@@ -185,8 +178,6 @@ int launch(const LaunchArgs& a) {
   return code;
 }
 
-}  // namespace
-
 void addLaunchCommand(CLI::App& app, Command& command) {
   auto a = std::make_shared<LaunchArgs>();
   auto* sub = app.add_subcommand(
@@ -205,7 +196,7 @@ void addLaunchCommand(CLI::App& app, Command& command) {
                   "seconds a worker waits for the others before the job ends (REVIEWKD_DIST_TIMEOUT, default 300)")
       ->check(CLI::Range(1, 7 * 24 * 3600));
   sub->add_option("command", a->command, "the reviewkd command every worker runs, after --")->required();
-  sub->callback([&command, a] { command.action = [a] { return launch(*a); }; });
+  sub->callback([&command, a] { command.action = [a] { return launchWorkers(*a); }; });
 }
 
 }  // namespace rkd::cli

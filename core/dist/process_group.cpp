@@ -1,5 +1,5 @@
 // c10d needs these defined before its headers declare the backends (Debian's LibTorch is built with Gloo).
-#ifndef USE_C10D_GLOO
+#if defined(REVIEWKD_HAVE_GLOO) && !defined(USE_C10D_GLOO)
 #define USE_C10D_GLOO
 #endif
 #if defined(REVIEWKD_HAVE_NCCL) && !defined(USE_C10D_NCCL)
@@ -13,7 +13,9 @@
 #include <thread>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#ifdef REVIEWKD_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef REVIEWKD_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -150,6 +152,7 @@ void ProcessGroup::useDevice(const torch::Device& device) {
     return;
   }
 #endif
+#ifdef REVIEWKD_HAVE_GLOO
   auto options = c10d::ProcessGroupGloo::Options::create(m_env.timeout);
   if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
@@ -167,6 +170,10 @@ void ProcessGroup::useDevice(const torch::Device& device) {
   }
   m_backend = "gloo";
   m_device = torch::kCPU;
+#else
+  throw InputError("this build has no Gloo backend (its LibTorch shipped no Gloo headers), so it cannot run CPU "
+                   "workers", "run the workers on CUDA (NCCL), or build on Debian with libgloo-dev");
+#endif
 }
 
 std::unique_ptr<PendingCollective> ProcessGroup::allReduceSumAsync(torch::Tensor& tensor) {

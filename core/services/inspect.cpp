@@ -29,14 +29,33 @@ std::vector<NetworkInfo> networks() {
 
 std::vector<DeviceOption> deviceOptions() {
   std::vector<DeviceOption> out;
-  out.push_back({"auto", "Automatic (CUDA when present, else CPU)"});
+  out.push_back({"auto", "Automatic (CUDA when present, else CPU)", 1, ""});
+  int gpus = 0;
   for (const auto& d : availableDevices()) {
-    if (d == "cpu")
-      out.push_back({"cpu", "CPU (" + std::to_string(hardwareThreads()) + " threads)"});
-    else
-      out.push_back({d, "CUDA " + d.substr(5)});
+    if (d == "cpu") {
+      out.push_back({"cpu", "CPU (" + std::to_string(hardwareThreads()) + " threads)", 1, ""});
+    } else {
+      out.push_back({d, "CUDA " + d.substr(5), 1, ""});
+      ++gpus;
+    }
   }
+  for (auto& option : cpuProcessOptions(hardwareThreads())) out.push_back(std::move(option));
+  if (auto option = gpuProcessOption(gpus)) out.push_back(std::move(*option));
   return out;
+}
+
+std::vector<DeviceOption> cpuProcessOptions(int cores) {
+  std::vector<DeviceOption> out;
+  if (cores < 2) return out;
+  const int most = std::clamp(cores / 2, 2, 8);
+  for (int n = 2; n <= most; ++n)
+    out.push_back({"cpu", std::to_string(n) + " processes (CPU, Gloo)", n, "gloo"});
+  return out;
+}
+
+std::optional<DeviceOption> gpuProcessOption(int gpus) {
+  if (gpus < 2) return std::nullopt;
+  return DeviceOption{"cuda", std::to_string(gpus) + " processes, one per GPU (NCCL)", gpus, "nccl"};
 }
 
 int hardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }

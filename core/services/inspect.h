@@ -21,10 +21,20 @@ std::vector<NetworkInfo> networks();
 
 struct DeviceOption {
   std::string id;     ///< what RunConfig::device takes: "auto", "cpu", "cuda:0", ...
-  std::string label;  ///< "Automatic (CUDA when present)", "CPU (8 threads)", "CUDA 0"
+  std::string label;  ///< "Automatic (CUDA when present)", "CPU (8 threads)", "CUDA 0", "2 processes (CPU, Gloo)"
+  /// Worker processes of one distributed job (`reviewkd launch --nproc-per-node N`); 1 = trained in-process.
+  /// Not part of RunConfig: the front end keeps it and launches the workers.
+  int processes = 1;
+  std::string backend;  ///< collective backend of a distributed option: "gloo" (CPU) or "nccl" (CUDA); else empty
 };
-/// "auto", "cpu", then every CUDA device found.
+/// "auto", "cpu", then every CUDA device found; then the distributed options: 2 .. processesForCores(cores)
+/// processes on the CPU (Gloo), and one process per GPU (NCCL) when two or more CUDA devices are found.
 std::vector<DeviceOption> deviceOptions();
+/// The distributed CPU options (Gloo) for a machine with `cores` logical cores: 2 up to half the cores (each
+/// process gets at least two threads), at least 2 and at most 8; empty below 2 cores.
+std::vector<DeviceOption> cpuProcessOptions(int cores);
+/// The one-process-per-GPU option (NCCL) for `gpus` CUDA devices; nullopt below 2.
+std::optional<DeviceOption> gpuProcessOption(int gpus);
 /// Logical cores of this machine.
 int hardwareThreads();
 

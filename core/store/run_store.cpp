@@ -432,6 +432,28 @@ void RunStore::visitMetrics(int64_t runId, const std::function<void(const Metric
   }
 }
 
+int64_t RunStore::visitMetricsSince(int64_t runId, int64_t afterRow,
+                                    const std::function<void(const MetricPoint&)>& visit) {
+  std::lock_guard lock(m_mutex);
+  requireRun(runId, "visitMetricsSince");
+  // A range scan of the table from afterRow (the newest rows, of every run), not of the run's index entries.
+  Statement q(m_db, m_path, "visitMetricsSince",
+              "SELECT rowid, epoch, step, key, value FROM metrics NOT INDEXED WHERE rowid > ?2 AND run_id = ?1"
+              " ORDER BY rowid");
+  q.bind(1, runId).bind(2, afterRow);
+  MetricPoint p;
+  int64_t last = afterRow;
+  while (q.step()) {
+    last = q.int64(0);
+    p.epoch = static_cast<int>(q.int64(1));
+    p.step = q.int64(2);
+    p.key = q.text(3);
+    p.value = q.isNull(4) ? std::numeric_limits<double>::quiet_NaN() : q.real(4);
+    visit(p);
+  }
+  return last;
+}
+
 // ---- class accuracy --------------------------------------------------------------------------------------
 
 void RunStore::setClassAccuracy(int64_t runId, int epoch, const std::vector<ClassAccuracy>& classes) {

@@ -116,6 +116,10 @@ class RunStore {
   /// Every metric point of a run, ordered by key, epoch, step and insertion, one at a time (a long run's
   /// metrics are never all in memory); NULL values come back as NaN. Throws InputError for an unknown run.
   void visitMetrics(int64_t runId, const std::function<void(const MetricPoint&)>& visit);
+  /// The metric points of a run written after row `afterRow` (0: all), in the order they were written; returns
+  /// the last row visited (afterRow when none). For following a run another process writes: each poll reads
+  /// only the new rows. Throws InputError for an unknown run.
+  int64_t visitMetricsSince(int64_t runId, int64_t afterRow, const std::function<void(const MetricPoint&)>& visit);
 
   // --- per-class accuracy -------------------------------------------------------------------------------
   /// Stores (replacing) the per-class accuracy of one evaluation.
