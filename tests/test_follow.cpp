@@ -268,7 +268,9 @@ class TestFollow : public QObject {
       rkd::services::RunHistory h(m_store.toStdString());
       m_teacherRun = h.list().front().id;
     }
-    const QString studentFile = writeConfig(tinyConfig(5), QStringLiteral("student.json"));
+    rkd::RunConfig student = tinyConfig(5);
+    student.snapshotEvery = 10;  // rank 0 keeps the latest feature snapshot beside the checkpoints
+    const QString studentFile = writeConfig(student, QStringLiteral("student.json"));
     auto cli = startCli({QStringLiteral("train"), QStringLiteral("--config"), studentFile, QStringLiteral("--teacher-run"),
                          QString::number(m_teacherRun)});
     QTRY_VERIFY_WITH_TIMEOUT(runningRun() > 0 || cli->state() == QProcess::NotRunning, 120000);
@@ -277,6 +279,7 @@ class TestFollow : public QObject {
 
     QSignalSpy ended(m_window->followController(), &rkd::gui::RunFollowController::followEnded);
     QSignalSpy epochs(m_window->followController(), &rkd::gui::RunFollowController::epochReady);
+    QSignalSpy snapshots(m_window->followController(), &rkd::gui::RunFollowController::snapshotReady);
     m_window->historyPanel()->refresh();
     m_window->historyPanel()->selectRuns({run});
     QVERIFY(m_window->historyPanel()->followAction()->isEnabled());
@@ -314,6 +317,13 @@ class TestFollow : public QObject {
     QVERIFY(rkd::gui::LiveView::graphNamed(live->accuracyPlot(), QStringLiteral("test top-1")));
     QCOMPARE(rkd::gui::LiveView::graphNamed(live->accuracyPlot(), QStringLiteral("test top-1"))->dataCount(), 5);
     QCOMPARE(pointCount(live->lrPlot()), 50);
+    // The stage features of the run, from the snapshot file its writer keeps (a poll sees the newest one).
+    QVERIFY(!snapshots.isEmpty());
+    const auto snap = qvariant_cast<rkd::FeatureSnapshot>(snapshots.last().at(0));
+    QCOMPARE(snap.runId, run);
+    QVERIFY(!snap.levels.empty());
+    QVERIFY(!snap.levels.front().teacher.empty());
+    QVERIFY(snap.step > 0 && snap.step % 10 == 0);
     QVERIFY2(live->progressLabel()->text().startsWith(QStringLiteral("finished")), qPrintable(live->progressLabel()->text()));
     QCOMPARE(live->progressBar()->value(), live->progressBar()->maximum());
     QVERIFY(!m_window->followController()->isFollowing());

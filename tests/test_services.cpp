@@ -17,6 +17,7 @@
 #include "core/services/ablation_study.h"
 #include "core/services/inspect.h"
 #include "core/services/run_history.h"
+#include "core/services/snapshot_codec.h"
 #include "core/services/training_service.h"
 #include "core/store/run_store.h"
 #include "synthetic_data.h"
@@ -80,6 +81,52 @@ class TestServices : public QObject {
   }
 
  private Q_SLOTS:
+  // The snapshot file a follower reads: a round trip keeps every field; every cut and a flipped count in the
+  // header are refused with the file's name, never a crash or a huge allocation.
+  void snapshotBytesRoundTripAndRefuseDamage() {
+    rkd::FeatureSnapshot s;
+    s.runId = 7;
+    s.epoch = 2;
+    s.step = 130;
+    s.probeIndex = 3;
+    s.probeLabel = 9;
+    s.probeImage.shape = {1, 2, 2};
+    s.probeImage.values = {0.f, 0.25f, 0.5f, 1.f};
+    rkd::LevelSnapshot l;
+    l.label = "level 1 (16@4x4 <- 16@4x4)";
+    l.teacher.shape = {2, 1, 3};
+    l.teacher.values = {1, 2, 3, 4, 5, 6};
+    l.reviewOutput = l.teacher;
+    l.attentionCurrent.shape = {1, 1, 3};
+    l.attentionCurrent.values = {0.1f, 0.2f, 0.3f};
+    l.loss = 0.125;
+    s.levels = {l, l};
+    const std::string bytes = rkd::encodeSnapshot(s);
+    const rkd::FeatureSnapshot back = rkd::decodeSnapshot(bytes, "snap");
+    QCOMPARE(back.runId, s.runId);
+    QCOMPARE(back.step, s.step);
+    QCOMPARE(back.probeLabel, 9);
+    QCOMPARE(back.probeImage.values, s.probeImage.values);
+    QCOMPARE(back.levels.size(), size_t(2));
+    QCOMPARE(back.levels[1].label, l.label);
+    QCOMPARE(back.levels[1].teacher.shape, l.teacher.shape);
+    QCOMPARE(back.levels[1].attentionCurrent.values, l.attentionCurrent.values);
+    QVERIFY(back.levels[1].attentionResidual.empty());
+    QCOMPARE(back.levels[1].loss, 0.125);
+    for (size_t cut = 0; cut < bytes.size(); ++cut) {
+      try {
+        rkd::decodeSnapshot(bytes.substr(0, cut), "snap");
+        QFAIL(qPrintable(QString("a snapshot cut to %1 bytes was accepted").arg(cut)));
+      } catch (const rkd::InputError& e) {
+        QVERIFY(std::string(e.what()).find("snap is not a feature snapshot") != std::string::npos);
+      }
+    }
+    std::string huge = bytes;
+    huge[8 + 5 * 8 + 8 + 3 * 8 + 7] = '\x7f';  // the probe image's value count, high byte
+    QVERIFY_THROWS_EXCEPTION(rkd::InputError, rkd::decodeSnapshot(huge, "snap"));
+    QVERIFY_THROWS_EXCEPTION(rkd::InputError, rkd::decodeSnapshot(bytes + "x", "snap"));
+  }
+
   void initTestCase() {
     m_dir = rkdtest::tempDir("services");
     m_data = m_dir + "/data";

@@ -247,6 +247,7 @@ void MainWindow::connectParts() {
   connect(m_follow, &RunFollowController::runStarted, this, &MainWindow::beginLiveRun);
   connect(m_follow, &RunFollowController::stepsReady, m_live, &LiveView::addSteps);
   connect(m_follow, &RunFollowController::epochReady, m_live, &LiveView::addEpoch);
+  connect(m_follow, &RunFollowController::snapshotReady, m_features, &FeatureView::showSnapshot);
   connect(m_follow, &RunFollowController::epochReady, m_live, logEpoch);
   connect(m_follow, &RunFollowController::epochReady, m_history, [this] {
     if (m_history->isVisible()) m_history->refreshIfChanged();

@@ -202,8 +202,8 @@ void RunFollowController::schedulePoll() {
           if (generation != m_generation) return;  // an older follow's answer
           m_inFlight = false;
           ++m_polls;
-          // A poll reads the run's metrics since its start: on a long run that takes a while, so the polls of
-          // this thread never take more than a fifth of one core.
+          // A poll reads only the rows written since the last one; should it still take long (a slow disk), the
+          // polls of this thread never take more than a fifth of one core.
           m_timer.setInterval(std::max<qint64>(m_pollInterval, 4 * result.milliseconds));
           // A store that stays unreadable (locked, gone) is said once, not at every poll.
           if (!result.error.isEmpty() && result.error != m_lastError) Q_EMIT message(result.error, true);
@@ -220,6 +220,7 @@ void RunFollowController::schedulePoll() {
             const auto& u = result.update;
             if (!u.steps.empty()) Q_EMIT stepsReady(u.steps);
             for (const auto& e : u.epochs) Q_EMIT epochReady(e);
+            if (u.snapshot) Q_EMIT snapshotReady(*u.snapshot);
             if (u.silentSeconds > 0 && !m_silentReported) {
               m_silentReported = true;
               Q_EMIT message(tr("run %1's writer (on another host) has written nothing for %2 s; it may be gone")

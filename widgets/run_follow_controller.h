@@ -60,6 +60,8 @@ class RunFollowController : public QObject {
   void runStarted(qint64 runId, const QString& title);
   void stepsReady(const std::vector<rkd::StepProgress>& steps);
   void epochReady(const rkd::EpochProgress& epoch);
+  /// The run's latest feature snapshot, as its writer saved it.
+  void snapshotReady(const rkd::FeatureSnapshot& snapshot);
   void statusChanged(const QString& text);
   /// A stop request's answer, a poll that failed, a writer that went silent; `error` for failures.
   void message(const QString& text, bool error);

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -14,6 +15,7 @@
 
 #include "core/common/errors.h"
 #include "core/services/guarded.h"
+#include "core/services/snapshot_codec.h"
 #include "core/services/run_history.h"
 #include "core/store/run_store.h"
 
@@ -109,6 +111,7 @@ struct EpochRows {
 struct RunFollower::State {
   bool firstPoll = true;
   int64_t lastRow = 0;                        // the newest metric row read so far
+  std::filesystem::file_time_type snapshotTime{};  // of the snapshot file last read
   std::map<int64_t, StepRows> pendingSteps;   // read, not yet reported
   std::map<int, EpochRows> pendingEpochs;     // read, not yet reported
   std::map<int, int64_t> firstStepOfEpoch;
@@ -221,6 +224,7 @@ FollowUpdate RunFollower::poll() {
             if (auto again = m_store->getRun(m_runId)) m_record = std::move(*again);
         }
         readMetrics(u);
+        readSnapshot(u);
       },
       m_lastError);
   if (!ok) u.message = m_lastError;
@@ -255,6 +259,23 @@ FollowUpdate RunFollower::poll() {
       o.seconds = static_cast<double>(*m_record.endedAt - m_record.startedAt) / 1000.0;
   }
   return u;
+}
+
+void RunFollower::readSnapshot(FollowUpdate& u) {
+  const std::filesystem::path file =
+      std::filesystem::path(RunStore::runFolder(m_store->path(), m_runId)) / kSnapshotFileName;
+  std::error_code ec;
+  const auto time = std::filesystem::last_write_time(file, ec);
+  if (ec || time == m_state->snapshotTime) return;
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  if (!in.good() && !in.eof()) return;
+  m_state->snapshotTime = time;
+  try {
+    u.snapshot = decodeSnapshot(bytes, file.string());
+  } catch (const InputError& e) {
+    u.message = e.full();  // shown once; the next snapshot replaces the file
+  }
 }
 
 void RunFollower::readMetrics(FollowUpdate& u) {

@@ -40,6 +40,8 @@ struct FollowUpdate {
   RunOutcome outcome;
   /// Its writer (on another host) has not written for a while: seconds since its last write, else 0.
   double silentSeconds = 0;
+  /// The run's latest feature snapshot, when its writer saved a new one since the last poll.
+  std::optional<FeatureSnapshot> snapshot;
 };
 
 /// Who writes a run and whether this process can ask it to stop.
@@ -90,6 +92,7 @@ class RunFollower {
  private:
   struct State;
   void readMetrics(FollowUpdate& update);
+  void readSnapshot(FollowUpdate& update);
   void finishEpochs(FollowUpdate& update, bool runEnded);
 
   std::unique_ptr<RunStore> m_store;

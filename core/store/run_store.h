@@ -66,6 +66,8 @@ class RunStore {
   /// $XDG_DATA_HOME/reviewkd-studio/runs.sqlite, else ~/.local/share/reviewkd-studio/runs.sqlite; creates the
   /// folder. Throws UserError when no home folder is known or the folder cannot be created.
   static std::string defaultPath();
+  /// The folder of a run's files (checkpoints, the latest feature snapshot): <store folder>/checkpoints/run-<id>.
+  static std::string runFolder(const std::string& storePath, int64_t runId);
   /// The schema version this build writes (the last migration).
   static int latestSchemaVersion();
 

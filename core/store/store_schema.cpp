@@ -187,6 +187,10 @@ std::string RunStore::defaultPath() {
   return (dir / "runs.sqlite").string();
 }
 
+std::string RunStore::runFolder(const std::string& storePath, int64_t runId) {
+  return (fs::path(storePath).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
+}
+
 int RunStore::latestSchemaVersion() { return migrations().back().version; }
 
 void RunStore::open(const RunStoreOptions& options) {

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
+#include "core/services/snapshot_codec.h"
 #include "core/common/logging.h"
 #include "core/common/version.h"
 #include "core/data/augment.h"
@@ -333,13 +335,23 @@ struct Trainer::Impl {
     return path;
   }
 
+  // Rank 0: the probe image through the networks; the latest snapshot is also kept beside the checkpoints, so a
+  // studio following the run from the store shows it (a failed write costs the follower a picture, nothing else).
   void snapshot() {
-    if (!primary() || !owner.m_callbacks.onSnapshot || !probe->available()) return;
+    if (!primary() || !probe->available()) return;
     const int64_t wanted = owner.m_probe ? owner.m_probe->load() : 0;
     std::optional<FeatureSnapshot> s = probe->take(wanted, runId, static_cast<int>(pos.epoch), pos.globalStep);
     if (!s) return;
     lastProbe = wanted;
-    owner.m_callbacks.onSnapshot(*s);
+    try {
+      const std::string dir = owner.checkpointDir(runId);
+      fs::create_directories(dir);
+      const std::string bytes = encodeSnapshot(*s);
+      writeFileAtomically(dir + "/" + kSnapshotFileName, bytes.data(), bytes.size());
+    } catch (const std::exception& e) {
+      logger("core.train")->warn("run {}: the feature snapshot could not be saved: {}", runId, e.what());
+    }
+    if (owner.m_callbacks.onSnapshot) owner.m_callbacks.onSnapshot(*s);
   }
 
   // Records the run's end in the store. A failure is retried briefly (a long write lock of another process, a
@@ -652,7 +664,7 @@ Trainer::Trainer(TrainerCallbacks callbacks, const StopFlag* stop)
     : m_store(nullptr), m_callbacks(std::move(callbacks)), m_stop(stop) {}
 
 std::string Trainer::checkpointDir(int64_t runId) const {
-  return (fs::path(m_store->path()).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
+  return RunStore::runFolder(m_store->path(), runId);
 }
 
 RunOutcome Trainer::start(const RunConfig& config) {
