@@ -255,6 +255,62 @@ class TestCli : public QObject {
     QVERIFY2(r.err.contains("diverged"), qPrintable(describe(r)));
   }
 
+  // SIGTERM (what schedulers, torchrun and docker stop send) stops a run like Ctrl-C: the step in flight
+  // finishes, a checkpoint is written, the run is stopped; resume then ends where an uninterrupted run ends.
+  void sigtermStopsAndResumeIsExact() {
+    RunConfig c = tinyTeacher(3);
+    c.name = "cli-term";
+    const QString db = QString::fromStdString(m_db);
+    QProcess child;
+    child.start(QString(REVIEWKD_CLI_PATH), {"--db", db, "teacher", "--config", writeConfig("term.json", c)});
+    QVERIFY(child.waitForStarted(10000));
+    int64_t runId = 0;
+    QElapsedTimer timer;
+    timer.start();
+    // Mid-epoch: a few steps into the second epoch.
+    while (timer.elapsed() < 240000 && runId == 0) {
+      QTest::qWait(100);
+      RunStoreOptions ro;
+      ro.readOnly = true;
+      ro.recoverInterrupted = false;
+      try {
+        RunStore reader(m_db, ro);
+        RunFilter f;
+        f.text = "cli-term";
+        auto runs = reader.listRuns(f);
+        if (!runs.empty() && runs.front().status == RunStatus::Running) {
+          const auto loss = reader.metrics(runs.front().id, "train/loss");
+          if (!loss.epochs.empty() && loss.epochs.back() == 1 && loss.values.size() >= 9) runId = runs.front().id;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    QVERIFY2(runId > 0, "the child never reached the second epoch");
+    ::kill(static_cast<pid_t>(child.processId()), SIGTERM);
+    QVERIFY(child.waitForFinished(60000));
+    QCOMPARE(child.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(child.exitCode(), 1);  // a stopped run
+    {
+      RunStore store(m_db);
+      auto rec = store.getRun(runId);
+      QCOMPARE(QString::fromStdString(toString(rec->status)), QString("stopped"));
+      QVERIFY2(rec->message.find("stopped on request") != std::string::npos, rec->message.c_str());
+    }
+    Result r = runCli({"--db", db, "resume", QString::number(runId)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    // The same config straight through.
+    c.name = "cli-term-straight";
+    r = runCli({"--db", db, "teacher", "--config", writeConfig("straight.json", c)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    RunStore store(m_db);
+    RunFilter f;
+    f.text = "cli-term-straight";
+    const int64_t straight = store.listRuns(f).front().id;
+    QCOMPARE(store.metrics(runId, "epoch/train_loss").values, store.metrics(straight, "epoch/train_loss").values);
+    QCOMPARE(store.metrics(runId, "test/top1").values, store.metrics(straight, "test/top1").values);
+    QCOMPARE(store.getRun(runId)->epochsDone, 3);
+  }
+
   void killedRunIsInterruptedAndResumes() {
     RunConfig c = tinyTeacher(40);
     c.name = "cli-killed";

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <vector>
 
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
@@ -18,11 +19,14 @@ namespace rkd::cli {
 namespace {
 
 // The service a Ctrl-C stops: the step in flight finishes, a checkpoint is written, the run ends "stopped".
+// SIGTERM (schedulers, torchrun, systemd, docker stop) and SIGHUP (the terminal went away) do the same.
 services::TrainingService* g_service = nullptr;
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 extern "C" void onInterrupt(int) {
   if (g_service) g_service->requestStop();
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  for (int s : kStopSignals) std::signal(s, SIG_DFL);  // a second one ends the process at once (run interrupted)
 }
 
 // A worker of a distributed job other than rank 0 follows rank 0's runs; Ctrl-C asks for a stop that every rank
@@ -30,7 +34,7 @@ extern "C" void onInterrupt(int) {
 std::atomic<bool> g_followerStop{false};
 extern "C" void onFollowerInterrupt(int) {
   g_followerStop = true;
-  std::signal(SIGINT, SIG_DFL);
+  for (int s : kStopSignals) std::signal(s, SIG_DFL);
 }
 
 // The command as one worker of a distributed job when the torchrun variables are set: rank 0 runs `body` and
@@ -40,9 +44,10 @@ std::function<int()> distributed(std::function<int()> body) {
     const services::DistributedRole role = services::joinDistributedJob();
     if (!role.distributed) return body();
     if (!role.primary) {
-      auto previous = std::signal(SIGINT, onFollowerInterrupt);
+      std::vector<void (*)(int)> previous;
+      for (int s : kStopSignals) previous.push_back(std::signal(s, onFollowerInterrupt));
       const int code = services::followDistributedJob(&g_followerStop);
-      std::signal(SIGINT, previous);
+      for (size_t i = 0; i < previous.size(); ++i) std::signal(kStopSignals[i], previous[i]);
       return code;
     }
     int code = kRunFailed;
@@ -86,9 +91,10 @@ RunOutcome runWithProgress(services::TrainingService& service,
   ProgressPrinter printer;
   service.clearStop();
   g_service = &service;
-  auto previous = std::signal(SIGINT, onInterrupt);
+  std::vector<void (*)(int)> previous;
+  for (int s : kStopSignals) previous.push_back(std::signal(s, onInterrupt));
   const RunOutcome o = body(printer.callbacks());  // service calls never throw
-  std::signal(SIGINT, previous);
+  for (size_t i = 0; i < previous.size(); ++i) std::signal(kStopSignals[i], previous[i]);
   g_service = nullptr;
   if (o.runId > 0)
     std::printf("run %lld %s: best top-1 %.2f, last top-1 %.2f, %d epochs, %s\n", static_cast<long long>(o.runId),
