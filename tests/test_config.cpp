@@ -157,6 +157,35 @@ class TestConfig : public QObject {
     QCOMPARE(loadRunConfig(dir + "/ok.json").student, std::string("resnet8"));
   }
 
+  // Numbers that do not fit are refused with the field, never truncated or wrapped (issue 14, finding 8).
+  void numbersOutOfRangeOrFractionalAreRefused() {
+    const RunConfig base = validStudent();
+    auto e = inputError([&] { applyOverrides(base, {"optim.lr=1e999"}); });
+    QVERIFY2(contains(e.first, "optim.lr") && contains(e.first, "out of range"), e.first.c_str());
+    e = inputError([&] { applyOverrides(base, {"optim.epochs=1.9"}); });
+    QVERIFY2(contains(e.first, "'optim.epochs' must be a whole number, found 1.9"), e.first.c_str());
+    e = inputError([&] { applyOverrides(base, {"optim.epochs=1e30"}); });
+    QVERIFY2(contains(e.first, "'optim.epochs' must be a whole number"), e.first.c_str());
+    e = inputError([&] { applyOverrides(base, {"seed=18446744073709551615"}); });
+    QVERIFY2(contains(e.first, "'seed' is 18446744073709551615, too large"), e.first.c_str());
+    e = inputError([&] { applyOverrides(base, {"optim.milestones=[3,4.5]"}); });
+    QVERIFY2(contains(e.first, "'optim.milestones[1]'"), e.first.c_str());
+    QCOMPARE(applyOverrides(base, {"optim.epochs=3.0"}).optim.epochs, int64_t(3));  // a whole float is fine
+    const std::string dir = rkdtest::tempDir("config-numbers");
+    std::ofstream(dir + "/huge.json") << "{\"optim\": {\"lr\": 1e999}}";
+    std::ofstream(dir + "/dup.json") << "{\"optim\": {\"epochs\": 2, \"lr\": 0.1, \"epochs\": 3}}";
+    std::ofstream(dir + "/dup-top.json") << "{\"seed\": 1, \"optim\": {}, \"seed\": 2}";
+    // "kind" at the top and in "data": one key in two objects is no duplicate.
+    std::ofstream(dir + "/same-key-two-objects.json") << toJson(validStudent()).dump();
+    e = inputError([&] { loadRunConfig(dir + "/huge.json"); });
+    QVERIFY2(contains(e.first, "huge.json") && contains(e.first, "out of range"), e.first.c_str());
+    e = inputError([&] { loadRunConfig(dir + "/dup.json"); });
+    QVERIFY2(contains(e.first, "dup.json") && contains(e.first, "'epochs' twice"), e.first.c_str());
+    e = inputError([&] { loadRunConfig(dir + "/dup-top.json"); });
+    QVERIFY2(contains(e.first, "'seed' twice"), e.first.c_str());
+    QCOMPARE(loadRunConfig(dir + "/same-key-two-objects.json").data.kind, validStudent().data.kind);
+  }
+
   void overridesApply() {
     RunConfig c = applyOverrides(validStudent(), {"optim.epochs=7", "review.abf=false", "name=x=y", "data.flip=off"});
     QCOMPARE(c.optim.epochs, int64_t(7));

@@ -2,6 +2,9 @@
 // reader, `--set`, configKeys() and the validation messages all walk it. A new field is one table row (and,
 // when it has rules, a line in validate()).
 #include <algorithm>
+#include <set>
+#include <limits>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -207,6 +210,29 @@ json writeObject(const S& s) {
   return j;
 }
 
+/// A JSON number as a whole number: an integer in int64's range, or a float with no fraction in that range.
+/// Anything else (1.9, 1e30, 2^64) is refused with the field's path, never truncated or wrapped.
+int64_t wholeNumber(const json& v, const std::string& at, const std::string& source) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw InputError(source + ": field '" + at + "' is " + std::to_string(u) + ", too large",
+                       "give a whole number up to " + std::to_string(std::numeric_limits<int64_t>::max()));
+    return static_cast<int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::floor(d) != d || !(d >= -9.2233720368547758e18 && d < 9.2233720368547758e18))
+      throw InputError(source + ": field '" + at + "' must be a whole number, found " + v.dump(),
+                       std::floor(d) != d ? "round it: a fraction is not truncated silently"
+                                          : "give a whole number within 64-bit range");
+    return static_cast<int64_t>(d);
+  }
+  throw InputError(source + ": field '" + at + "' has the wrong type (" + v.type_name() + ")",
+                   std::string("expected ") + expectedText<int64_t>());
+}
+
 /// Reads one JSON object strictly into `out`: every key must be in S's table and have its type; errors name the
 /// dotted path. Missing and null fields keep the value `out` has.
 template <typename S>
@@ -229,6 +255,18 @@ void readObject(const json& j, const std::string& path, const std::string& sourc
             if constexpr (std::is_same_v<T, std::string>) {
               if (f.integerAsText && it->is_number_integer()) {
                 value = std::to_string(it->template get<int64_t>());
+                return;
+              }
+            }
+            if constexpr (std::is_same_v<T, int64_t>) {
+              value = wholeNumber(*it, at, source);
+              return;
+            } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+              if (it->is_array()) {
+                std::vector<int64_t> list;
+                for (size_t k = 0; k < it->size(); ++k)
+                  list.push_back(wholeNumber((*it)[k], at + "[" + std::to_string(k) + "]", source));
+                value = list;
                 return;
               }
             }
@@ -397,12 +435,30 @@ RunConfig loadRunConfig(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError("cannot open config file '" + path + "'", "check the path");
   json j;
+  // A key given twice in one object is refused (JSON leaves it open; nlohmann would keep the last silently).
+  std::vector<std::set<std::string>> keysSeen;
+  std::string duplicate;
+  const json::parser_callback_t noteKeys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keysSeen.emplace_back();
+    else if (event == json::parse_event_t::object_end && !keysSeen.empty()) keysSeen.pop_back();
+    else if (event == json::parse_event_t::key && !keysSeen.empty() && !keysSeen.back().insert(parsed.get<std::string>()).second &&
+             duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = json::parse(in);
+    j = json::parse(in, noteKeys);
   } catch (const json::parse_error& e) {
     throw InputError("config file '" + path + "' is not valid JSON: " + e.what(),
                      "fix the syntax at the byte position given");
+  } catch (const json::exception& e) {
+    // out_of_range.406: a number too large for a double (1e999).
+    throw InputError("config file '" + path + "' holds a number out of range: " + e.what(),
+                     "numbers must fit a 64-bit float");
   }
+  if (!duplicate.empty())
+    throw InputError("config file '" + path + "' gives the key '" + duplicate + "' twice in one object",
+                     "keep one of them: the file would otherwise mean whichever a reader picks");
   return runConfigFromJson(j, path);
 }
 
@@ -424,6 +480,9 @@ RunConfig applyOverrides(const RunConfig& config, const std::vector<std::string>
       value = json::parse(text);
     } catch (const json::parse_error&) {
       value = text;
+    } catch (const json::exception&) {
+      throw InputError("--set " + o + ": the number is out of range for '" + key + "'",
+                       "numbers must fit a 64-bit float (about 1.8e308)");
     }
     // "7" for a string field stays a string; a number typed for a float field is fine.
     if (isString && !value.is_string()) value = text;
