@@ -311,6 +311,45 @@ class TestCli : public QObject {
     QCOMPARE(store.getRun(runId)->epochsDone, 3);
   }
 
+  // Run names are the user's text: a newline, a tab, accents and wide characters keep one line per run and the
+  // columns where they belong (issue 14, finding 10).
+  void runsListKeepsOneLinePerRunAndItsColumns() {
+    const std::string db = m_dir + "/names.sqlite";
+    {
+      RunStore store(db);
+      for (const std::string name : {std::string("plain"), std::string("two\nlines\tand tab"),
+                                     std::string("Ünïcødé naïve café"), std::string("学习率 蒸馏 实验"),
+                                     std::string(60, 'x')}) {
+        RunRecord r;
+        r.name = name;
+        r.kind = RunKind::Student;
+        r.method = "reviewkd";
+        r.status = RunStatus::Finished;
+        r.studentArch = "resnet8";
+        r.teacherArch = "resnet20";
+        r.device = "cpu";
+        store.createRun(r);
+      }
+    }
+    Result r = runCli({"--db", QString::fromStdString(db), "runs", "list"});
+    QCOMPARE(r.code, 0);
+    const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 1 + 5 + 1);  // header, five runs, the count
+    QVERIFY2(r.out.contains("two\\nlines\\tand tab"), qPrintable(r.out));
+    QVERIFY2(r.out.contains(QString::fromStdString(std::string(33, 'x') + "\u2026")), qPrintable(r.out));
+    // The status column starts at the same terminal column on every run's line (wide characters count two).
+    const auto column = [](const QString& line) {
+      int width = 0;
+      const QString prefix = line.left(line.indexOf(" finished"));
+      for (const uint c : prefix.toUcs4()) width += (c >= 0x2E80 && c <= 0xA4CF) ? 2 : 1;
+      return width;
+    };
+    for (int i = 1; i <= 5; ++i) {
+      QVERIFY2(lines[i].contains(" finished"), qPrintable(lines[i]));
+      QCOMPARE(column(lines[i]), column(lines[1]));
+    }
+  }
+
   void killedRunIsInterruptedAndResumes() {
     RunConfig c = tinyTeacher(40);
     c.name = "cli-killed";

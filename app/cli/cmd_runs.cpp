@@ -5,6 +5,7 @@
 #include <map>
 
 #include "app/cli/commands.h"
+#include "app/cli/table_cell.h"
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
 #include "core/services/run_history.h"
@@ -95,16 +96,21 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
       f.studentArch = a->student;
       f.limit = a->limit;
       auto rows = store.list(f);
-      std::printf("%5s  %-34s %-24s %-13s %-11s %7s %7s %6s %-8s %-16s %s\n", "id", "name", "teacher -> student",
+      std::printf("%5s  %-34s %-24s %-13s %-11s %7s %7s %6s %-14s %-16s %s\n", "id", "name", "teacher -> student",
                   "method", "status", "best", "last", "epochs", "device", "started", "tags");
       for (const auto& r : rows) {
         std::string pair = r.teacherArch.empty() ? r.studentArch : r.teacherArch + " -> " + r.studentArch;
         std::string tags;
         for (const auto& t : r.tags) tags += (tags.empty() ? "" : ",") + t;
-        std::printf("%5lld  %-34s %-24s %-13s %-11s %7s %7s %6d %-8s %-16s %s\n", static_cast<long long>(r.id),
-                    r.name.substr(0, 34).c_str(), pair.c_str(), r.method.c_str(), toString(r.status).c_str(),
-                    top1Text(r.bestTop1).c_str(), top1Text(r.lastTop1).c_str(), r.epochsDone, r.device.c_str(),
-                    dateText(r.startedAt).c_str(), tags.c_str());
+        // Names, tags and the rest are the user's text: one line per run, columns counted in characters.
+        std::printf("%5lld  %s %s %s %-11s %7s %7s %6d %s %-16s %s\n", static_cast<long long>(r.id),
+                    tableCell(r.name, 34).c_str(), tableCell(pair, 24).c_str(), tableCell(r.method, 13).c_str(),
+                    toString(r.status).c_str(), top1Text(r.bestTop1).c_str(), top1Text(r.lastTop1).c_str(),
+                    r.epochsDone,
+                    tableCell(r.worldSize > 1 ? r.device + " x" + std::to_string(r.worldSize) + " " + r.backend : r.device, 14)
+                        .c_str(),
+                    dateText(r.startedAt).c_str(),
+                    tableCell(tags, displayWidth(tags)).c_str());
       }
       std::printf("%zu runs in %s\n", rows.size(), store.path().c_str());
       return kSuccess;

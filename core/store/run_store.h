@@ -26,11 +26,12 @@ struct sqlite3;
 namespace rkd {
 
 /// A failed SQLite call: the message names the store file, the operation and the statement, and fix() says
-/// what to do. Derives from UserError, so every boundary already knows how to show it.
-class StoreError : public UserError {
+/// what to do. An InputError (a front end exits 2: the store file given is the problem), so every boundary
+/// already knows how to show it.
+class StoreError : public InputError {
  public:
   StoreError(const std::string& what, const std::string& fix, int sqliteCode)
-      : UserError(what, fix), m_sqliteCode(sqliteCode) {}
+      : InputError(what, fix), m_sqliteCode(sqliteCode) {}
   /// The primary SQLite result code (SQLITE_BUSY, SQLITE_NOTADB, ...), 0 when the error is not SQLite's own.
   int sqliteCode() const { return m_sqliteCode; }
 

@@ -41,9 +41,9 @@ std::string fixFor(int rc, const std::string& path) {
     case SQLITE_CANTOPEN:
     case SQLITE_AUTH:
       return "Check that '" + path + "' and its folder exist and are writable by you, or choose another "
-             "store file (--store PATH).";
+             "store file (--db FILE).";
     case SQLITE_NOTADB:
-      return "'" + path + "' is not a ReviewKD run store; move it away or choose another store file (--store PATH).";
+      return "'" + path + "' is not a ReviewKD run store; move it away or choose another store file (--db FILE).";
     case SQLITE_CORRUPT:
       return "The run store '" + path + "' is damaged; restore it from a backup, or move it away to start a "
              "new history.";

@@ -173,7 +173,7 @@ std::string RunStore::defaultPath() {
     }
     if (homeDir.empty())
       throw UserError("cannot find a folder for the run store: neither XDG_DATA_HOME nor HOME is set",
-                      "Set XDG_DATA_HOME or HOME, or pass a store file explicitly (--store PATH).");
+                      "Set XDG_DATA_HOME or HOME, or pass a store file explicitly (--db FILE).");
     base = fs::path(homeDir) / ".local" / "share";
   }
   fs::path dir = base / "reviewkd-studio";
@@ -183,7 +183,7 @@ std::string RunStore::defaultPath() {
     throw UserError("cannot create the run store folder '" + dir.string() + "': " +
                         (ec ? ec.message() : std::string("a file of that name is in the way")),
                     "Make the folder writable, set XDG_DATA_HOME to a writable folder, or pass a store file "
-                    "explicitly (--store PATH).");
+                    "explicitly (--db FILE).");
   return (dir / "runs.sqlite").string();
 }
 
@@ -195,7 +195,7 @@ int RunStore::latestSchemaVersion() { return migrations().back().version; }
 
 void RunStore::open(const RunStoreOptions& options) {
   if (m_path.empty())
-    throw InputError("the run store path is empty", "Pass a store file (--store PATH) or use the default.");
+    throw InputError("the run store path is empty", "Pass a store file (--db FILE) or use the default.");
   fs::path parent = fs::path(m_path).parent_path();
   if (!options.readOnly && !parent.empty()) {
     std::error_code ec;
@@ -203,7 +203,7 @@ void RunStore::open(const RunStoreOptions& options) {
     if (ec || !fs::is_directory(parent))
       throw UserError("cannot create the folder '" + parent.string() + "' for the run store '" + m_path + "': " +
                           (ec ? ec.message() : std::string("a file of that name is in the way")),
-                      "Choose a store file in a folder you can write (--store PATH), or create the folder.");
+                      "Choose a store file in a folder you can write (--db FILE), or create the folder.");
   }
   if (fs::is_directory(m_path))
     throw UserError("the run store path '" + m_path + "' is a folder, not a file",
@@ -264,7 +264,7 @@ void RunStore::migrate() {
     return StoreError("run store '" + m_path + "' has schema version " + std::to_string(found) +
                           ", but this build of ReviewKD Studio (" + buildVersion() + ") knows schema versions up to " +
                           std::to_string(latest),
-                      "Open it with a newer ReviewKD Studio, or choose another store file (--store PATH); do not "
+                      "Open it with a newer ReviewKD Studio, or choose another store file (--db FILE); do not "
                       "let an older build write to a newer history.",
                       0);
   };
