@@ -137,6 +137,12 @@ int64_t startForeverWriter(QProcess& child, const std::string& path) {
 
 }  // namespace
 
+// The whole file, to show that a refused store was not changed.
+std::string fileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 class TestStore : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -488,26 +494,51 @@ class TestStore : public QObject {
       QCOMPARE(reader.listRuns().size(), size_t(1));
     }
 
-    // A database at version 0 (an existing SQLite file with no store tables) is migrated to the latest version.
-    const std::string older = freshStorePath("schema-old");
+    // An empty SQLite file (no tables) becomes a store.
+    const std::string empty = freshStorePath("schema-empty");
     {
       sqlite3* db = nullptr;
-      QCOMPARE(sqlite3_open(older.c_str(), &db), SQLITE_OK);
-      QCOMPARE(sqlite3_exec(db, "CREATE TABLE unrelated(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+      QCOMPARE(sqlite3_open(empty.c_str(), &db), SQLITE_OK);
       sqlite3_close(db);
     }
-    rkd::RunStore migrated(older);
-    QCOMPARE(migrated.schemaVersion(), rkd::RunStore::latestSchemaVersion());
-    QVERIFY(migrated.createRun(makeRun("after migration")) > 0);
+    rkd::RunStore created(empty);
+    QCOMPARE(created.schemaVersion(), rkd::RunStore::latestSchemaVersion());
+  }
+
+  // A database of another program (tables, no schema_version) is refused and left byte for byte as it was
+  // (issue 14, finding 5: it used to be adopted and given the store's tables).
+  void foreignDatabaseIsRefusedUntouched() {
+    const std::string path = freshStorePath("foreign");
+    {
+      sqlite3* db = nullptr;
+      QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+      QCOMPARE(sqlite3_exec(db, "CREATE TABLE customers(id INTEGER, name TEXT); INSERT INTO customers VALUES (1, 'a')",
+                            nullptr, nullptr, nullptr),
+               SQLITE_OK);
+      sqlite3_close(db);
+    }
+    const std::string before = fileBytes(path);
+    EXPECT_USER_ERROR([&] { rkd::RunStore store(path); }, path, "another program", "customers");
+    QCOMPARE(fileBytes(path), before);
+    QVERIFY(!std::filesystem::exists(path + "-wal"));
   }
 
   void newerSchemaIsRefused() {
     const std::string path = freshStorePath("newer");
     { rkd::RunStore store(path); }
+    // A rollback-journal file, as a newer build might leave it: refusing it must not switch it to WAL.
+    rawQuery(path, "PRAGMA journal_mode=DELETE");
     QCOMPARE(rawQuery(path, "INSERT INTO schema_version(version, applied_at, description) VALUES (99, 0, 'future')"),
              std::string());
+    const std::string before = fileBytes(path);
+    QCOMPARE(static_cast<int>(before.at(18)), 1);  // header: legacy (rollback) read/write versions
     EXPECT_USER_ERROR([&] { rkd::RunStore store(path); }, path, "99",
                       std::to_string(rkd::RunStore::latestSchemaVersion()), "newer");
+    QCOMPARE(fileBytes(path), before);
+    rkd::RunStoreOptions ro;
+    ro.readOnly = true;
+    EXPECT_USER_ERROR([&] { rkd::RunStore store(path, ro); }, "99");
+    QCOMPARE(fileBytes(path), before);
   }
 
   void nonSqliteFileIsRefused() {

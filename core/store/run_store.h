@@ -173,6 +173,7 @@ class RunStore {
 
  private:
   void open(const RunStoreOptions& options);
+  void refuseForeignOrNewer();
   void configure();
   void migrate();
   int readSchemaVersion();

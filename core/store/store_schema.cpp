@@ -1,5 +1,6 @@
 // Opening a store (its file, folder and connection settings) and its schema: the migrations, applied in order
 // in one transaction, and the schema version checks.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -215,6 +216,7 @@ void RunStore::open(const RunStoreOptions& options) {
   if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, "open");
   sqlite3_extended_result_codes(m_db, 1);
 
+  refuseForeignOrNewer();
   configure();
   migrate();
   m_identity = fileIdentity(m_path);
@@ -223,6 +225,34 @@ void RunStore::open(const RunStoreOptions& options) {
     if (n > 0) storeLog()->info("run store '{}': marked {} run(s) whose writer is gone as interrupted", m_path, n);
   }
   storeLog()->debug("run store '{}' open (schema {}, WAL {})", m_path, latestSchemaVersion(), m_walEnabled);
+}
+
+// Before anything is written (WAL mode, migrations): a database of another program, or a store of a newer
+// schema, is refused untouched. Reading the table list also rejects a file that is not a database at all.
+void RunStore::refuseForeignOrNewer() {
+  std::vector<std::string> tables;
+  {
+    Statement q(m_db, m_path, "open: list tables", "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    while (q.step()) tables.push_back(q.text(0));
+  }
+  if (tables.empty()) return;  // a new file
+  const bool ours = std::find(tables.begin(), tables.end(), "schema_version") != tables.end();
+  if (!ours) {
+    std::string names;
+    for (size_t i = 0; i < tables.size() && i < 6; ++i) names += (i ? ", " : "") + tables[i];
+    if (tables.size() > 6) names += ", ...";
+    throw StoreError("'" + m_path + "' is an SQLite database of another program (tables: " + names +
+                         "), not a ReviewKD run store; it was not changed",
+                     "Choose another store file (--db FILE), or a new file name for a new store.", 0);
+  }
+  const int found = readSchemaVersion();
+  if (found > latestSchemaVersion())
+    throw StoreError("run store '" + m_path + "' has schema version " + std::to_string(found) +
+                         ", but this build of ReviewKD Studio (" + buildVersion() + ") knows schema versions up to " +
+                         std::to_string(latestSchemaVersion()) + "; it was not changed",
+                     "Open it with a newer ReviewKD Studio, or choose another store file (--db FILE); do not let "
+                     "an older build write to a newer history.",
+                     0);
 }
 
 void RunStore::configure() {
