@@ -119,10 +119,31 @@ int64_t RunStore::createRun(const RunRecord& run) {
 }
 
 void RunStore::updateRunStatus(int64_t runId, RunStatus status, const std::string& message) {
+  setStatus(runId, status, message, std::nullopt);
+}
+
+void RunStore::resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message) {
+  setStatus(runId, RunStatus::Running, message, std::make_pair(epoch, globalStep));
+}
+
+void RunStore::setStatus(int64_t runId, RunStatus status, const std::string& message,
+                         std::optional<std::pair<int64_t, int64_t>> truncateAt) {
   std::lock_guard lock(m_mutex);
   // Setting a run running again (a resume) makes this process its writer, so that the crash recovery of
   // other connections checks this process and not the one that wrote the run before.
   Transaction tx(m_db, m_path, "updateRunStatus");
+  if (truncateAt) {
+    Statement m(m_db, m_path, "resume: drop metrics after the checkpoint",
+                "DELETE FROM metrics WHERE run_id = ?1 AND ((step >= 0 AND step >= ?3) OR (step < 0 AND epoch >= ?2))");
+    m.bind(1, runId).bind(2, truncateAt->first).bind(3, truncateAt->second).run();
+    const int dropped = sqlite3_changes(m_db);
+    Statement c(m_db, m_path, "resume: drop per-class accuracy after the checkpoint",
+                "DELETE FROM class_accuracy WHERE run_id = ?1 AND epoch >= ?2");
+    c.bind(1, runId).bind(2, truncateAt->first).run();
+    if (dropped > 0)
+      storeLog()->info("run store '{}': run {} resumes at epoch {}, step {}: {} metric rows logged after that dropped",
+                       m_path, runId, truncateAt->first, truncateAt->second, dropped);
+  }
   Statement q(m_db, m_path, "updateRunStatus",
               "UPDATE runs SET status = ?1, message = ?2, updated_at = ?3,"
               " ended_at = CASE WHEN ?1 = 'running' THEN NULL ELSE COALESCE(ended_at, ?3) END,"

@@ -86,6 +86,10 @@ class RunStore {
   /// Sets status and message. A terminal status also sets ended_at (once); Running clears it and makes this
   /// process the run's writer (resume), taking back a run this process had abandoned.
   void updateRunStatus(int64_t runId, RunStatus status, const std::string& message = {});
+  /// A resume from a checkpoint at (epoch, globalStep): in the transaction that marks the run running again
+  /// (as updateRunStatus), the metrics logged after that position go (per-step rows from globalStep on, epoch
+  /// rows and per-class accuracy from epoch on), so the resumed run does not log them twice.
+  void resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message);
   /// Ends a run: status must be terminal (not Running); sets ended_at = now and the message.
   void finishRun(int64_t runId, RunStatus status = RunStatus::Finished, const std::string& message = {});
   void setBestTop1(int64_t runId, double top1);
@@ -174,6 +178,8 @@ class RunStore {
  private:
   void open(const RunStoreOptions& options);
   void refuseForeignOrNewer();
+  void setStatus(int64_t runId, RunStatus status, const std::string& message,
+                 std::optional<std::pair<int64_t, int64_t>> truncateAt);
   void configure();
   void migrate();
   int readSchemaVersion();

@@ -717,7 +717,7 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
                " process(es) and continues with " + std::to_string(run.worldSize()) +
                ": the data order changes, so it is not bit-exact with an uninterrupted run");
   if (epochs > 0) m_store->setConfig(runId, toJson(run.config));
-  m_store->updateRunStatus(runId, RunStatus::Running, "resumed from " + last);
+  m_store->resumeRunAt(runId, run.pos.epoch, run.pos.globalStep, "resumed from " + last);
   run.syncState();
   run.started = Clock::now();
   run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.pos.epoch) + ", step " +
