@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "core/services/catalog.h"
 #include "core/io/state_dict.h"
@@ -349,6 +350,17 @@ class TestCli : public QObject {
       QVERIFY2(lines[i].contains(" finished"), qPrintable(lines[i]));
       QCOMPARE(column(lines[i]), column(lines[1]));
     }
+  }
+
+  // More threads than cores is refused before anything loads or trains, naming the machine's core count.
+  void threadsAboveTheCoresAreRefused() {
+    RunConfig c = tinyTeacher(1);
+    c.threads = 1024;
+    Result r = runCli({"--db", QString::fromStdString(m_db), "teacher", "--config", writeConfig("threads.json", c)}, 60000);
+    QCOMPARE(r.code, 2);
+    const QString cores = QString::number(std::max(1u, std::thread::hardware_concurrency()));
+    QVERIFY2(r.err.contains("thread count 1024 is more than the " + cores + " cores"), qPrintable(describe(r)));
+    QVERIFY2(!r.out.contains("loading"), qPrintable(describe(r)));
   }
 
   void killedRunIsInterruptedAndResumes() {

@@ -21,7 +21,12 @@ int useThreads(int requested) {
   if (requested < 0)
     throw InputError("thread count " + std::to_string(requested) + " is negative",
                      "give 0 (all cores) or a positive count");
-  const int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (requested > cores)
+    throw InputError("thread count " + std::to_string(requested) + " is more than the " + std::to_string(cores) +
+                         " cores of this machine (more threads than cores only slow the step down)",
+                     "set threads to at most " + std::to_string(cores) + ", or 0 for all cores");
+  const int n = requested > 0 ? requested : cores;
   if (at::get_num_threads() != n) at::set_num_threads(n);
   return at::get_num_threads();
 }

@@ -5,7 +5,8 @@
 namespace rkd {
 
 /// Sets LibTorch's intra-op thread count: every core when `requested` is 0 (Debian's LibTorch starts with
-/// one), else `requested`. Throws rkd::InputError for a negative count. Returns the count now in use.
+/// one), else `requested`. Throws rkd::InputError for a negative count or one above this machine's cores.
+/// Returns the count now in use.
 int useThreads(int requested);
 
 /// Runs fn(begin, end, worker) over [0, n) cut into at most at::get_num_threads() contiguous chunks (never
