@@ -363,6 +363,46 @@ class TestCli : public QObject {
     QVERIFY2(!r.out.contains("loading"), qPrintable(describe(r)));
   }
 
+  // Resume trusts no number of the checkpoint: NaN, negative, fractional or impossible positions are refused
+  // with the entry named, before anything trains (issue 14, finding 2); the intact file then resumes.
+  void resumeRefusesImpossiblePositions() {
+    RunConfig c = tinyTeacher(1);
+    c.name = "cli-meta";
+    const QString db = QString::fromStdString(m_db);
+    Result r = runCli({"--db", db, "teacher", "--config", writeConfig("meta.json", c)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    int64_t runId = 0;
+    std::string last;
+    {
+      RunStore store(m_db);
+      RunFilter f;
+      f.text = "cli-meta";
+      runId = store.listRuns(f).front().id;
+      last = store.checkpointPath(runId, CheckpointKind::Last);
+    }
+    const TensorMap intact = readTensorFile(last);
+    const std::vector<std::pair<std::pair<std::string, double>, QString>> cases = {
+        {{"meta.epoch", std::nan("")}, "'meta.epoch' is NaN"},
+        {{"meta.global_step", -5}, "'meta.global_step' is -5"},
+        {{"meta.global_step", 1e9}, "meta.global_step 1000000000 is not epoch x steps per epoch"},
+        {{"meta.step_in_epoch", 2.5}, "'meta.step_in_epoch' is 2.5"},
+        {{"meta.epochs_done", 7}, "meta.epochs_done 7 does not match"},
+    };
+    for (const auto& [change, expected] : cases) {
+      TensorMap damaged = intact;
+      damaged[change.first] = torch::tensor(change.second, torch::kDouble);
+      writeTensorFile(last, damaged);
+      r = runCli({"--db", db, "resume", QString::number(runId), "--epochs", "2"});
+      QCOMPARE(r.code, 2);
+      QVERIFY2(r.err.contains(expected), qPrintable(describe(r)));
+    }
+    writeTensorFile(last, intact);
+    r = runCli({"--db", db, "resume", QString::number(runId), "--epochs", "2"});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    RunStore store(m_db);
+    QCOMPARE(store.getRun(runId)->epochsDone, 2);
+  }
+
   void killedRunIsInterruptedAndResumes() {
     RunConfig c = tinyTeacher(40);
     c.name = "cli-killed";

@@ -703,6 +703,25 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
   run.runId = runId;
   try {
     run.pos = loadTrainerCheckpoint(*run.step, last);
+    // The position must be one this run can be at: its steps per epoch with this data and world size.
+    const TrainingPosition& p = run.pos;
+    const int64_t perEpoch = run.trainLoader->batchesPerEpoch();
+    const bool sameLayout = rec->worldSize == run.worldSize();
+    std::string wrong;
+    if (p.stepInEpoch >= perEpoch)
+      wrong = "meta.step_in_epoch " + std::to_string(p.stepInEpoch) + " is not below the " + std::to_string(perEpoch) +
+              " steps of an epoch";
+    else if (p.epochsDone != p.epoch)
+      wrong = "meta.epochs_done " + std::to_string(p.epochsDone) + " does not match meta.epoch " + std::to_string(p.epoch);
+    else if (sameLayout && p.globalStep != p.epoch * perEpoch + p.stepInEpoch)
+      wrong = "meta.global_step " + std::to_string(p.globalStep) + " is not epoch x steps per epoch + step (" +
+              std::to_string(p.epoch * perEpoch + p.stepInEpoch) + ")";
+    else if (p.bestTop1 < 0 || p.bestTop1 > 100 || p.lastTop1 < 0 || p.lastTop1 > 100)
+      wrong = "a top-1 outside 0..100";
+    if (!wrong.empty())
+      throw InputError("checkpoint '" + last + "' of run " + std::to_string(runId) + " holds a position this run cannot be at: " +
+                           wrong,
+                       "the file was damaged or edited; restore it, or start the run again");
     if (run.pos.epoch >= run.config.optim.epochs)
       throw InputError("run " + std::to_string(runId) + " has already done " + std::to_string(run.pos.epoch) + " of " +
                            std::to_string(run.config.optim.epochs) + " epochs",

@@ -1,5 +1,7 @@
 #include "core/train/trainer_checkpoint.h"
 
+#include <cmath>
+
 #include <map>
 
 #include "core/common/errors.h"
@@ -15,7 +17,23 @@ double scalarValue(const TensorMap& m, const std::string& key, const std::string
   auto it = m.find(key);
   if (it == m.end())
     throw InputError("checkpoint '" + file + "' has no '" + key + "' entry", "it was not written by this studio's trainer");
-  return it->second.item<double>();
+  if (it->second.numel() != 1)
+    throw InputError("checkpoint '" + file + "': '" + key + "' holds " + std::to_string(it->second.numel()) +
+                         " values, not one", "the file was damaged or edited; resume from another checkpoint");
+  const double v = it->second.item<double>();
+  if (!std::isfinite(v))
+    throw InputError("checkpoint '" + file + "': '" + key + "' is " + (std::isnan(v) ? "NaN" : "infinite"),
+                     "the file was damaged or edited; resume from another checkpoint or start the run again");
+  return v;
+}
+
+// A count of the position (epoch, steps): a whole number from 0 to 2^53.
+int64_t countValue(const TensorMap& m, const std::string& key, const std::string& file) {
+  const double v = scalarValue(m, key, file);
+  if (v < 0 || v > 9007199254740992.0 || std::floor(v) != v)
+    throw InputError("checkpoint '" + file + "': '" + key + "' is " + std::to_string(v) + ", not a count",
+                     "the file was damaged or edited; resume from another checkpoint or start the run again");
+  return static_cast<int64_t>(v);
 }
 
 }  // namespace
@@ -52,12 +70,12 @@ TrainingPosition loadTrainerCheckpoint(TrainingStep& step, const std::string& pa
     if (!step.objective().head().is_empty()) convertToChannelsLast(*step.objective().head());
   }
   TrainingPosition p;
-  p.epoch = static_cast<int64_t>(scalarValue(m, "meta.epoch", path));
-  p.stepInEpoch = static_cast<int64_t>(scalarValue(m, "meta.step_in_epoch", path));
-  p.globalStep = static_cast<int64_t>(scalarValue(m, "meta.global_step", path));
+  p.epoch = countValue(m, "meta.epoch", path);
+  p.stepInEpoch = countValue(m, "meta.step_in_epoch", path);
+  p.globalStep = countValue(m, "meta.global_step", path);
   p.bestTop1 = scalarValue(m, "meta.best_top1", path);
   p.lastTop1 = scalarValue(m, "meta.last_top1", path);
-  p.epochsDone = static_cast<int64_t>(scalarValue(m, "meta.epochs_done", path));
+  p.epochsDone = countValue(m, "meta.epochs_done", path);
   p.epochLossSum = scalarValue(m, "meta.epoch_loss_sum", path);
   p.epochCorrect = scalarValue(m, "meta.epoch_correct", path);
   p.epochSeen = scalarValue(m, "meta.epoch_seen", path);
