@@ -2,6 +2,10 @@
 // splits, normalisation, seeded augmentation and the batch loader.
 #include <QtTest/QtTest>
 
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +21,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
+#include "core/common/logging.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -340,11 +345,40 @@ class TestData : public QObject {
 
     auto jpg = rkdtest::tempDir("jpg");
     std::vector<uint8_t> px(9 * 7 * 3, 128);
-    fs::create_directories(jpg + "/only");
-    QVERIFY(stbi_write_jpg((jpg + "/only/a.jpg").c_str(), 9, 7, 3, px.data(), 90));
+    fs::create_directories(jpg + "/one");
+    fs::create_directories(jpg + "/two");
+    QVERIFY(stbi_write_jpg((jpg + "/one/a.jpg").c_str(), 9, 7, 3, px.data(), 90));
+    QVERIFY(stbi_write_jpg((jpg + "/two/b.jpg").c_str(), 9, 7, 3, px.data(), 90));
     auto j = rkd::readImageFolder(jpg);
-    QCOMPARE(j.images.sizes().vec(), (std::vector<int64_t>{1, 3, 7, 9}));
+    QCOMPARE(j.images.sizes().vec(), (std::vector<int64_t>{2, 3, 7, 9}));
     QVERIFY((j.images.to(torch::kInt32) - 128).abs().max().item<int>() <= 2);
+  }
+
+  // A folder dataset with one class is refused; one that mixes grey and RGB images says which it converted
+  // (issue 14, finding 10).
+  void imageFolderOneClassAndMixedChannels() {
+    auto one = rkdtest::tempDir("one-class");
+    writePng(one + "/cats/a.png", 4, 4, 3, 1);
+    writePng(one + "/cats/b.png", 4, 4, 3, 2);
+    std::string msg = errorOf([&] { rkd::readImageFolder(one); });
+    VERIFY_CONTAINS(msg, "one class folder (\"cats\")");
+    VERIFY_CONTAINS(msg, "at least two classes");
+    // With the training split's class names (a test split), one folder is fine.
+    QCOMPARE(rkd::readImageFolder(one, {0, 0, {"cats", "dogs"}}).size(), int64_t(2));
+
+    auto mixed = rkdtest::tempDir("mixed");
+    writePng(mixed + "/a/grey1.png", 4, 4, 1, 1);
+    writePng(mixed + "/a/rgb.png", 4, 4, 3, 2);
+    writePng(mixed + "/b/grey2.png", 4, 4, 1, 3);
+    auto stream = std::make_shared<std::ostringstream>();
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*stream);
+    rkd::addLogSink(sink);
+    const auto d = rkd::readImageFolder(mixed);
+    rkd::removeLogSink(sink);
+    QCOMPARE(d.channels(), int64_t(3));
+    const std::string log = stream->str();
+    VERIFY_CONTAINS(log, "2 of 3 images are grey and were converted to RGB");
+    VERIFY_CONTAINS(log, "grey1.png");
   }
 
   void imageFolderErrors() {

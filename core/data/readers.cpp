@@ -337,6 +337,10 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
     throw InputError("image folder " + root + ": expected one sub-folder per class, found none",
                      "put the images of each class in root/<class name>/");
   std::vector<std::string> classNames = options.classNames.empty() ? found : options.classNames;
+  if (classNames.size() < 2)
+    throw InputError("image folder " + root + " has one class folder (\"" + classNames.front() +
+                         "\"): a classifier needs at least two classes",
+                     "put the images of each class in its own sub-folder, root/<class name>/, two or more of them");
 
   struct Item {
     std::string file;
@@ -375,6 +379,19 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
     channels = 1;
     for (const auto& it : items)
       if (it.comp >= 3) channels = 3;
+  }
+  // Images whose channel count is converted: say how many and which, rather than mixing silently.
+  {
+    int64_t converted = 0;
+    std::string first;
+    for (const auto& it : items)
+      if ((it.comp >= 3) != (channels == 3)) {
+        if (converted++ == 0) first = it.file;
+        }
+    if (converted > 0)
+      logger("core.data")->warn("image folder {}: {} of {} images are {} and were converted to {} (the first: {})", root,
+                                converted, items.size(), channels == 3 ? "grey" : "colour",
+                                channels == 3 ? "RGB by repeating the grey channel" : "grey", first);
   }
   int outW = int(options.imageSize), outH = int(options.imageSize);
   if (options.imageSize == 0) {
