@@ -582,6 +582,43 @@ class TestDist : public QObject {
     QCOMPARE(query(db, "SELECT status, epochs_done FROM runs WHERE id = 1"), std::string("finished|3"));
   }
 
+  // Ctrl-C to `reviewkd launch` stops every rank at the same step; the run is stopped, and resuming it with the
+  // same world size ends exactly where an uninterrupted 2-process run ends.
+  void stopAndResumeWithTheSameWorldSizeIsExact() {
+    const std::string dir = rkdtest::tempDir("dist-stop");
+    std::filesystem::create_directories(dir + "/data");
+    rkdtest::writeSyntheticMnist(dir + "/data", 40, 4);  // 400 images, global batch 20: 20 steps per epoch
+    const std::string db = dir + "/runs.sqlite";
+    const QStringList args = smallRun(dir + "/data", 3);
+    auto straight = cli(QStringList{"launch", "--nproc-per-node", "2", "--", "--db", QString::fromStdString(db)} + args,
+                        plainEnv());
+    QVERIFY2(straight.code == 0, qPrintable(straight.describe()));
+    QProcess job;
+    job.setProcessEnvironment(plainEnv());
+    job.start(QString(REVIEWKD_CLI_PATH),
+              QStringList{"launch", "--nproc-per-node", "2", "--", "--db", QString::fromStdString(db)} + args);
+    QVERIFY(job.waitForStarted());
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 240000 &&
+           std::atoi(query(db, "SELECT count(*) FROM metrics WHERE run_id = 2 AND key = 'train/loss' AND epoch = 1").c_str()) < 3)
+      QTest::qWait(50);
+    QVERIFY(::kill(static_cast<pid_t>(job.processId()), SIGINT) == 0);
+    QVERIFY(job.waitForFinished(120000));
+    QCOMPARE(job.exitCode(), 1);  // stopped
+    QCOMPARE(query(db, "SELECT status FROM runs WHERE id = 2"), std::string("stopped"));
+    auto resumed = cli({"launch", "--nproc-per-node", "2", "--", "--db", QString::fromStdString(db), "resume", "2"},
+                       plainEnv());
+    QVERIFY2(resumed.code == 0, qPrintable(resumed.describe()));
+    for (const char* key : {"epoch/train_loss", "test/top1", "test/loss"}) {
+      const std::string sql = std::string("SELECT value FROM metrics WHERE run_id = %1 AND key = '") + key + "' ORDER BY epoch";
+      const std::string a = query(db, QString::fromStdString(sql).arg(1).toStdString());
+      const std::string b = query(db, QString::fromStdString(sql).arg(2).toStdString());
+      QVERIFY2(!a.empty() && a == b, (std::string(key) + ": straight " + a + " / stopped and resumed " + b).c_str());
+    }
+    QCOMPARE(query(db, "SELECT count(*) FROM metrics WHERE run_id = 2 AND key = 'train/loss'"), std::string("60"));
+  }
+
   // bench step --nproc 2: one process, then 2 through reviewkd launch; today's last line plus scaling=<x>.
   void benchStepScaling() {
     auto r = cli({"bench", "step", "--nproc", "2", "--teacher", "resnet20", "--student", "resnet8", "--batch", "16",
