@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -49,6 +50,30 @@ class TestCli : public QObject {
     c.optim.lr = 0.05;
     c.threads = 1;
     return c;
+  }
+
+  // Polls the store read-only (a child process writes it) until `ready` holds for the newest run whose name
+  // contains `name`; that run's id, or 0 after `timeoutMs`.
+  int64_t waitForRun(const std::string& name, const std::function<bool(RunStore&, const RunSummary&)>& ready,
+                     int pollMs, int timeoutMs = 240000) {
+    QElapsedTimer timer;
+    timer.start();
+    while (timer.elapsed() < timeoutMs) {
+      QTest::qWait(pollMs);
+      RunStoreOptions ro;
+      ro.readOnly = true;
+      ro.recoverInterrupted = false;
+      try {
+        RunStore reader(m_db, ro);
+        RunFilter f;
+        f.text = name;
+        auto runs = reader.listRuns(f);
+        if (!runs.empty() && ready(reader, runs.front())) return runs.front().id;
+      } catch (const std::exception&) {
+        // the writer may still be creating the file
+      }
+    }
+    return 0;
   }
 
  private Q_SLOTS:
@@ -266,27 +291,12 @@ class TestCli : public QObject {
     QProcess child;
     child.start(QString(REVIEWKD_CLI_PATH), {"--db", db, "teacher", "--config", writeConfig("term.json", c)});
     QVERIFY(child.waitForStarted(10000));
-    int64_t runId = 0;
-    QElapsedTimer timer;
-    timer.start();
     // Mid-epoch: a few steps into the second epoch.
-    while (timer.elapsed() < 240000 && runId == 0) {
-      QTest::qWait(100);
-      RunStoreOptions ro;
-      ro.readOnly = true;
-      ro.recoverInterrupted = false;
-      try {
-        RunStore reader(m_db, ro);
-        RunFilter f;
-        f.text = "cli-term";
-        auto runs = reader.listRuns(f);
-        if (!runs.empty() && runs.front().status == RunStatus::Running) {
-          const auto loss = reader.metrics(runs.front().id, "train/loss");
-          if (!loss.epochs.empty() && loss.epochs.back() == 1 && loss.values.size() >= 9) runId = runs.front().id;
-        }
-      } catch (const std::exception&) {
-      }
-    }
+    const int64_t runId = waitForRun("cli-term", [](RunStore& reader, const RunSummary& run) {
+      if (run.status != RunStatus::Running) return false;
+      const auto loss = reader.metrics(run.id, "train/loss");
+      return !loss.epochs.empty() && loss.epochs.back() == 1 && loss.values.size() >= 9;
+    }, 100);
     QVERIFY2(runId > 0, "the child never reached the second epoch");
     ::kill(static_cast<pid_t>(child.processId()), SIGTERM);
     QVERIFY(child.waitForFinished(60000));
@@ -406,43 +416,24 @@ class TestCli : public QObject {
   void killedRunIsInterruptedAndResumes() {
     RunConfig c = tinyTeacher(40);
     c.name = "cli-killed";
-    // Epochs of a few seconds (1000 images, batch 8: 125 steps), so that the metric writer's once-a-second flush
-    // puts steps of an unfinished epoch into the store.
+    // Epochs of several seconds (4000 images, batch 8: 500 steps), so that the metric writer's once-a-second
+    // flush surely puts steps of an unfinished epoch into the store, for longer than a poll.
     const std::string data = m_dir + "/data-long";
     QVERIFY(QDir().mkpath(QString::fromStdString(data)));
-    rkdtest::writeSyntheticMnist(data, 100, 10);
+    rkdtest::writeSyntheticMnist(data, 400, 10);
     c.data.path = data;
     c.optim.batchSize = 8;
     const QString db = QString::fromStdString(m_db);
     QProcess child;
     child.start(QString(REVIEWKD_CLI_PATH), {"--db", db, "teacher", "--config", writeConfig("long.json", c)});
     QVERIFY(child.waitForStarted(10000));
-    // Wait until one epoch (and so one checkpoint) and steps after it are in the store, then kill -9.
-    int64_t runId = 0;
-    QElapsedTimer timer;
-    timer.start();
-    while (timer.elapsed() < 240000) {
-      QTest::qWait(200);
-      RunStoreOptions ro;
-      ro.readOnly = true;
-      ro.recoverInterrupted = false;
-      try {
-        RunStore reader(m_db, ro);
-        RunFilter f;
-        f.text = "cli-killed";
-        auto runs = reader.listRuns(f);
-        // After a checkpoint, with steps of the next epoch already in the store (they come again at the resume).
-        if (!runs.empty() && runs.front().epochsDone >= 1) {
-          const auto loss = reader.metrics(runs.front().id, "train/loss");
-          if (!loss.epochs.empty() && loss.epochs.back() >= runs.front().epochsDone) {
-            runId = runs.front().id;
-            break;
-          }
-        }
-      } catch (const std::exception&) {
-        // the writer may still be creating the file
-      }
-    }
+    // Wait until one epoch (and so one checkpoint) and steps after it are in the store (they come again at the
+    // resume), then kill -9.
+    const int64_t runId = waitForRun("cli-killed", [](RunStore& reader, const RunSummary& run) {
+      if (run.epochsDone < 1) return false;
+      const auto loss = reader.metrics(run.id, "train/loss");
+      return !loss.epochs.empty() && loss.epochs.back() >= run.epochsDone;
+    }, 100);
     QVERIFY2(runId > 0, "the child never finished an epoch");
     ::kill(static_cast<pid_t>(child.processId()), SIGKILL);
     QVERIFY(child.waitForFinished(10000));
@@ -466,7 +457,7 @@ class TestCli : public QObject {
     // finding 4): every step and every epoch once.
     const auto loss = store.metrics(runId, "train/loss");
     QCOMPARE(std::set<int64_t>(loss.steps.begin(), loss.steps.end()).size(), loss.steps.size());
-    QCOMPARE(static_cast<int>(loss.steps.size()), target * 125);
+    QCOMPARE(static_cast<int>(loss.steps.size()), target * 500);
     const auto top1 = store.metrics(runId, "test/top1");
     QCOMPARE(std::set<int>(top1.epochs.begin(), top1.epochs.end()).size(), top1.epochs.size());
     QCOMPARE(static_cast<int>(top1.epochs.size()), target);

@@ -236,17 +236,7 @@ QProcessEnvironment workerEnv(int rank, int world, int port) {
 
 // The CLI with an environment of our choosing.
 rkdtest::CliResult cli(const QStringList& args, const QProcessEnvironment& env, int timeoutMs = 600000) {
-  QProcess p;
-  p.setProcessEnvironment(env);
-  p.start(QString(REVIEWKD_CLI_PATH), args);
-  rkdtest::CliResult r;
-  if (!p.waitForStarted(10000)) return r;
-  p.closeWriteChannel();
-  p.waitForFinished(timeoutMs);
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
+  return rkdtest::runCli(args, timeoutMs, &env);
 }
 
 QProcessEnvironment plainEnv() {

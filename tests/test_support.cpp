@@ -74,8 +74,9 @@ QString CliResult::describe() const {
   return QString("exit %1\nstdout: %2\nstderr: %3").arg(code).arg(out, err);
 }
 
-CliResult runCli(const QStringList& args, int timeoutMs) {
+CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env) {
   QProcess p;
+  if (env) p.setProcessEnvironment(*env);
   p.start(QString(REVIEWKD_CLI_PATH), args);
   CliResult r;
   if (!p.waitForStarted(10000)) return r;

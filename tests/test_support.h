@@ -3,6 +3,7 @@
 #include <string>
 
 #include <QString>
+#include <QProcessEnvironment>
 #include <QStringList>
 
 #include <torch/torch.h>
@@ -34,7 +35,8 @@ struct CliResult {
   /// "exit N / stdout / stderr", for failure messages.
   QString describe() const;
 };
-/// Runs the CLI with `args` and no standard input; waits at most `timeoutMs`.
-CliResult runCli(const QStringList& args, int timeoutMs = 600000);
+/// Runs the CLI with `args` and no standard input; waits at most `timeoutMs`. `env`: the child's environment
+/// (default: this process's).
+CliResult runCli(const QStringList& args, int timeoutMs = 600000, const QProcessEnvironment* env = nullptr);
 
 }  // namespace rkdtest
