@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -76,11 +77,11 @@ struct StepTiming {
   double imagesPerSecond = 0;
 };
 
-// The step of `a` timed in this process; in a distributed job (torchrun's variables set) one rank's share of the
-// data-parallel step, images counted over every rank.
-StepTiming timeStep(const BenchArgs& a) {
+// The step of `a` timed in this process; as a worker of a distributed job (`env`: torchrun's variables) one
+// rank's share of the data-parallel step, images counted over every rank.
+StepTiming timeStep(const BenchArgs& a, const std::optional<dist::Environment>& env) {
   std::shared_ptr<dist::ProcessGroup> group;
-  if (const auto env = dist::readEnvironment()) group = dist::ProcessGroup::join(*env);
+  if (env) group = dist::ProcessGroup::join(*env);
   auto stepPtr = makeBenchStep(a, "step", group);
   TrainingStep& step = *stepPtr;
   const torch::Device device = step.options().device;
@@ -117,7 +118,7 @@ int benchScaling(const BenchArgs& a) {
   one.threads = a.threads > 0 ? a.threads : std::max(1, cores / a.nproc);
   std::printf("== 1 process, %d thread%s\n", one.threads, one.threads == 1 ? "" : "s");
   std::fflush(stdout);
-  const StepTiming base = timeStep(one);
+  const StepTiming base = timeStep(one, std::nullopt);
   std::printf("median_ms=%.1f img_per_s=%.1f\n", base.medianMs, base.imagesPerSecond);
   std::printf("== %d processes, %d thread%s each\n", a.nproc, one.threads, one.threads == 1 ? "" : "s");
   std::fflush(stdout);
@@ -145,12 +146,12 @@ int benchScaling(const BenchArgs& a) {
 }
 
 int benchStep(const BenchArgs& a) {
-  const bool worker = dist::readEnvironment().has_value();
-  if (a.nproc > 1 && !worker) return benchScaling(a);
-  const StepTiming t = timeStep(a);
-  if (worker) {
+  const std::optional<dist::Environment> env = dist::readEnvironment();
+  if (a.nproc > 1 && !env) return benchScaling(a);
+  const StepTiming t = timeStep(a, env);
+  if (env) {
     // A worker of bench step --nproc (or of torchrun): rank 0 reports.
-    if (std::getenv("RANK") && std::string(std::getenv("RANK")) != "0") return kSuccess;
+    if (!env->primary()) return kSuccess;
     if (const char* file = std::getenv("REVIEWKD_BENCH_RESULT")) {
       std::ofstream out(file);
       out << t.medianMs << " " << t.imagesPerSecond << "\n";

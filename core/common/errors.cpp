@@ -10,4 +10,9 @@ std::string UserError::full() const {
   return s;
 }
 
+std::string firstLine(const std::string& text) {
+  const auto cut = text.find('\n');
+  return cut == std::string::npos ? text : text.substr(0, cut);
+}
+
 }  // namespace rkd

@@ -24,4 +24,7 @@ class InputError : public UserError {
   using UserError::UserError;
 };
 
+/// The first line of an error text (LibTorch's and c10d's messages go on with stack traces and details).
+std::string firstLine(const std::string& text);
+
 }  // namespace rkd

@@ -197,10 +197,14 @@ torch::Tensor SyncBatchNorm::forward(torch::nn::BatchNorm2dImpl& bn, const torch
   return y;
 }
 
-void broadcastModule(ProcessGroup& group, torch::nn::Module& module) {
-  std::vector<torch::Tensor> tensors;
-  for (auto& p : module.parameters(true)) tensors.push_back(p);
+std::vector<torch::Tensor> stateTensors(torch::nn::Module& module) {
+  std::vector<torch::Tensor> tensors = module.parameters(true);
   for (auto& b : module.buffers(true)) tensors.push_back(b);
+  return tensors;
+}
+
+void broadcastModule(ProcessGroup& group, torch::nn::Module& module) {
+  std::vector<torch::Tensor> tensors = stateTensors(module);
   group.broadcast(tensors, 0);
 }
 

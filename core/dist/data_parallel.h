@@ -61,6 +61,8 @@ class SyncBatchNorm : public BatchNormOverride {
   std::shared_ptr<ProcessGroup> m_group;
 };
 
+/// Every parameter and buffer of `module` (and its submodules), in a fixed order.
+std::vector<torch::Tensor> stateTensors(torch::nn::Module& module);
 /// Copies rank 0's values of every parameter and buffer of `module` into every rank's.
 void broadcastModule(ProcessGroup& group, torch::nn::Module& module);
 

@@ -30,11 +30,6 @@ namespace {
 std::mutex g_currentMutex;
 std::shared_ptr<ProcessGroup> g_current;
 
-std::string firstLine(const std::string& s) {
-  const auto cut = s.find('\n');
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
 std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
 std::string seconds(std::chrono::milliseconds t) { return std::to_string(t.count() / 1000) + " s"; }

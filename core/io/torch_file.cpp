@@ -19,11 +19,6 @@ namespace {
 // data.pkl of a real network is a few MB at most; this only stops a hostile archive from claiming gigabytes.
 constexpr uint64_t kMaxPickleBytes = 256ull << 20;
 
-std::string firstLine(const std::string& s) {
-  const auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
 torch::ScalarType scalarType(pickle::DType t) {
   switch (t) {
     case pickle::DType::Float64: return torch::kDouble;

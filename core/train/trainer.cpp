@@ -39,11 +39,6 @@ std::string planKey(int64_t plan, const std::string& part = "") {
   return "rkd/plan/" + std::to_string(plan) + (part.empty() ? "" : "/" + part);
 }
 
-std::string firstLine(const std::string& s) {
-  const auto cut = s.find('\n');
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
 nlohmann::json positionJson(const TrainingPosition& p) {
   return {{"epoch", p.epoch}, {"step_in_epoch", p.stepInEpoch}, {"global_step", p.globalStep},
           {"best_top1", p.bestTop1}, {"last_top1", p.lastTop1}, {"epochs_done", p.epochsDone},
@@ -158,18 +153,21 @@ struct Trainer::Impl {
     group->publish(planKey(plan), nlohmann::json{{"error", error}}.dump());
   }
 
-  // Every rank, once its step exists (rank 0: after loading a checkpoint): rank 0's position and weights,
-  // momentum buffers included, become every rank's.
-  void syncState() {
+  // Every rank, once its step exists: rank 0's position and momentum buffers become every rank's, and its
+  // weights too when rank 0 loaded them from a checkpoint (`loaded`; at a start the step's construction already
+  // copied rank 0's initial weights).
+  void syncState(bool loaded) {
     if (!group) return;
     std::map<std::string, torch::Tensor> momentum = step->optimizer().state();
     if (primary()) {
       nlohmann::json names = nlohmann::json::array();
       for (const auto& [name, t] : momentum) names.push_back(name);
-      group->publish(planKey(plan, "state"), nlohmann::json{{"position", positionJson(pos)}, {"momentum", names}}.dump());
+      group->publish(planKey(plan, "state"),
+                     nlohmann::json{{"position", positionJson(pos)}, {"momentum", names}, {"weights", loaded}}.dump());
     } else {
       const auto j = nlohmann::json::parse(group->receive(planKey(plan, "state")));
       if (j.contains("error")) throw InputError(j.at("error").get<std::string>());
+      loaded = j.at("weights").get<bool>();
       pos = positionFromJson(j.at("position"));
       std::map<std::string, torch::Tensor> zeros;
       const auto& names = step->parameterNames();
@@ -182,11 +180,10 @@ struct Trainer::Impl {
       momentum = step->optimizer().state();
     }
     std::vector<torch::Tensor> tensors;
-    for (auto& p : step->student()->parameters(true)) tensors.push_back(p);
-    for (auto& b : step->student()->buffers(true)) tensors.push_back(b);
-    if (!step->objective().head().is_empty()) {
-      for (auto& p : step->objective().head()->parameters(true)) tensors.push_back(p);
-      for (auto& b : step->objective().head()->buffers(true)) tensors.push_back(b);
+    if (loaded) {
+      tensors = dist::stateTensors(*step->student());
+      if (!step->objective().head().is_empty())
+        for (auto& t : dist::stateTensors(*step->objective().head())) tensors.push_back(t);
     }
     for (auto& [name, t] : momentum) tensors.push_back(t);
     group->broadcast(tensors, 0);
@@ -280,7 +277,6 @@ struct Trainer::Impl {
         plannedTeacherArch = teacher ? teacher->options().arch : "";
         if (primary()) announce();
         else acknowledge();
-        group->useDevice(device);
       }
       step = std::make_unique<TrainingStep>(student, teacher, opts);
     }
@@ -673,7 +669,7 @@ RunOutcome Trainer::start(const RunConfig& config) {
   run.build();
   if (const std::string warning = weakTeacherWarning(*m_store, run.config); !warning.empty()) run.status(warning);
   run.runId = m_store->createRun(run.record());
-  run.syncState();
+  run.syncState(false);
   run.started = Clock::now();
   return run.guardedLoop();
 }
@@ -737,7 +733,7 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
                ": the data order changes, so it is not bit-exact with an uninterrupted run");
   if (epochs > 0) m_store->setConfig(runId, toJson(run.config));
   m_store->resumeRunAt(runId, run.pos.epoch, run.pos.globalStep, "resumed from " + last);
-  run.syncState();
+  run.syncState(true);
   run.started = Clock::now();
   run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.pos.epoch) + ", step " +
              std::to_string(run.pos.stepInEpoch));
@@ -764,7 +760,7 @@ int followDistributedJob(const StopFlag* stop) {
       run.plannedChannels = j.at("channels").get<int64_t>();
       run.plannedTeacherArch = j.at("teacher_arch").get<std::string>();
       run.build();
-      run.syncState();
+      run.syncState(false);  // rank 0's message decides
     } catch (const dist::CollectiveError&) {
       throw;
     } catch (const std::exception& e) {
