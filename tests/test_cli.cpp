@@ -3,10 +3,14 @@
 #include <QtTest/QtTest>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <thread>
+
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include "core/services/catalog.h"
 #include "core/io/state_dict.h"
@@ -37,6 +41,16 @@ class TestCli : public QObject {
     return QString::fromStdString(path);
   }
 
+  // Synthetic MNIST of 4000 training images: with batch 8, epochs of 500 steps and several seconds.
+  std::string longData() {
+    const std::string data = m_dir + "/data-long";
+    if (!QFileInfo::exists(QString::fromStdString(data + "/train-images-idx3-ubyte"))) {
+      QDir().mkpath(QString::fromStdString(data));
+      rkdtest::writeSyntheticMnist(data, 400, 10);
+    }
+    return data;
+  }
+
   RunConfig tinyTeacher(int epochs) {
     RunConfig c = findPreset("quick").teacher;
     c.name = "cli-teacher";
@@ -55,7 +69,7 @@ class TestCli : public QObject {
   // Polls the store read-only (a child process writes it) until `ready` holds for the newest run whose name
   // contains `name`; that run's id, or 0 after `timeoutMs`.
   int64_t waitForRun(const std::string& name, const std::function<bool(RunStore&, const RunSummary&)>& ready,
-                     int pollMs, int timeoutMs = 240000) {
+                     int pollMs, int timeoutMs = 240000, const std::string& db = {}) {
     QElapsedTimer timer;
     timer.start();
     while (timer.elapsed() < timeoutMs) {
@@ -64,7 +78,7 @@ class TestCli : public QObject {
       ro.readOnly = true;
       ro.recoverInterrupted = false;
       try {
-        RunStore reader(m_db, ro);
+        RunStore reader(db.empty() ? m_db : db, ro);
         RunFilter f;
         f.text = name;
         auto runs = reader.listRuns(f);
@@ -373,6 +387,222 @@ class TestCli : public QObject {
     QVERIFY2(!r.out.contains("loading"), qPrintable(describe(r)));
   }
 
+  // Two stores in one folder keep their checkpoints apart, a relative --db means the same files from any
+  // directory, and a checkpoint of another store or run is refused at resume and as a teacher, even when the
+  // network is the same (issue 14, finding 3).
+  void storesKeepTheirOwnCheckpoints() {
+    const std::string dir = m_dir + "/two-stores";
+    std::filesystem::create_directories(dir);
+    RunConfig c = tinyTeacher(1);
+    c.name = "cli-owner";
+    const QString cfg = writeConfig("owner.json", c);
+    // Store a by a relative path from its folder; store b by its absolute path. Both get run 1.
+    Result r = runCli({"--db", "a.sqlite", "teacher", "--config", cfg}, 600000, nullptr, QString::fromStdString(dir));
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    const QString b = QString::fromStdString(dir + "/b.sqlite");
+    for (int i = 0; i < 2; ++i) {
+      r = runCli({"--db", b, "teacher", "--config", cfg});
+      QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    }
+    std::string aLast, bLast1, bLast2;
+    {
+      RunStore a(dir + "/a.sqlite");
+      RunStore bs(dir + "/b.sqlite");
+      QVERIFY(a.storeId().size() == 32 && a.storeId() != bs.storeId());
+      aLast = a.checkpointPath(1, CheckpointKind::Last);
+      bLast1 = bs.checkpointPath(1, CheckpointKind::Last);
+      bLast2 = bs.checkpointPath(2, CheckpointKind::Last);
+    }
+    QCOMPARE(QString::fromStdString(aLast), QString::fromStdString(dir + "/a.sqlite.checkpoints/run-1/last.pt"));
+    QCOMPARE(QString::fromStdString(bLast1), QString::fromStdString(dir + "/b.sqlite.checkpoints/run-1/last.pt"));
+    QVERIFY(std::filesystem::exists(aLast) && std::filesystem::exists(bLast1));
+    {  // the relative --db recorded a path relative to the store, not to the directory the command ran in
+      sqlite3* db = nullptr;
+      QCOMPARE(sqlite3_open_v2((dir + "/a.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+      sqlite3_stmt* q = nullptr;
+      sqlite3_prepare_v2(db, "SELECT path FROM checkpoints WHERE run_id = 1 AND kind = 'last'", -1, &q, nullptr);
+      QCOMPARE(sqlite3_step(q), SQLITE_ROW);
+      QCOMPARE(QString(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))),
+               QString("a.sqlite.checkpoints/run-1/last.pt"));
+      sqlite3_finalize(q);
+      sqlite3_close(db);
+    }
+    // From another directory, by its absolute path, store a resumes from its own file.
+    r = runCli({"--db", QString::fromStdString(dir + "/a.sqlite"), "resume", "1", "--epochs", "2"});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+
+    // Another store's checkpoint of the same network in b's run 1: refused, the file and both ids named.
+    const std::string saved = m_dir + "/b-run1-last.pt";
+    std::filesystem::copy_file(bLast1, saved, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(aLast, bLast1, std::filesystem::copy_options::overwrite_existing);
+    r = runCli({"--db", b, "resume", "1", "--epochs", "2"});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("another run store") && r.err.contains("b.sqlite.checkpoints/run-1/last.pt"),
+             qPrintable(describe(r)));
+    // Used as a teacher (teacher.run 1 of store b: its best checkpoint), another store's file is refused too.
+    const std::string bBest1 = dir + "/b.sqlite.checkpoints/run-1/best.pt";
+    const std::string savedBest = m_dir + "/b-run1-best.pt";
+    std::filesystem::copy_file(bBest1, savedBest, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(dir + "/a.sqlite.checkpoints/run-1/best.pt", bBest1,
+                               std::filesystem::copy_options::overwrite_existing);
+    RunConfig student = findPreset("quick").student;
+    student.name = "cli-owner-student";
+    student.student = "resnet8";
+    student.teacher.run = 1;
+    student.teacher.arch = "";
+    student.data = c.data;
+    student.optim.epochs = 1;
+    student.threads = 1;
+    r = runCli({"--db", b, "train", "--config", writeConfig("owner-student.json", student)});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("another run store") && r.err.contains("run-1/best.pt"), qPrintable(describe(r)));
+    std::filesystem::copy_file(savedBest, bBest1, std::filesystem::copy_options::overwrite_existing);
+    // Run 2's own checkpoint in run 1's place: the run is named.
+    std::filesystem::copy_file(bLast2, bLast1, std::filesystem::copy_options::overwrite_existing);
+    r = runCli({"--db", b, "resume", "1", "--epochs", "2"});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("belongs to run 2, not run 1"), qPrintable(describe(r)));
+    // Its own file back: it resumes.
+    std::filesystem::copy_file(saved, bLast1, std::filesystem::copy_options::overwrite_existing);
+    r = runCli({"--db", b, "resume", "1", "--epochs", "2"});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+  }
+
+  // A disk that fills up under a run (a tmpfs of 8 MiB, filled once the first checkpoint is written): the run
+  // ends failed with the real cause, not "running"; the store stays readable on the full disk; after space is
+  // freed the run resumes (issue 14, finding 6). Needs root to mount a tmpfs; skipped otherwise.
+  void diskFullEndsTheRunAndTheStoreStaysReadable() {
+    const std::string mnt = m_dir + "/full-disk";
+    QVERIFY(QDir().mkpath(QString::fromStdString(mnt)));
+    if (::geteuid() != 0 || QProcess::execute("mount", {"-t", "tmpfs", "-o", "size=8m", "tmpfs",
+                                                        QString::fromStdString(mnt)}) != 0)
+      QSKIP("mounting a small tmpfs needs root (mount -t tmpfs)");
+    struct Unmount {
+      std::string at;
+      ~Unmount() { QProcess::execute("umount", {"-l", QString::fromStdString(at)}); }
+    } unmount{mnt};
+    const std::string dbPath = mnt + "/runs.sqlite";
+    const QString db = QString::fromStdString(dbPath);
+    RunConfig c = tinyTeacher(40);
+    c.name = "cli-disk-full";
+    c.data.path = longData();
+    c.optim.batchSize = 8;
+    QProcess child;
+    child.start(QString(REVIEWKD_CLI_PATH), {"--db", db, "teacher", "--config", writeConfig("full.json", c)});
+    QVERIFY(child.waitForStarted(10000));
+    const int64_t runId = waitForRun("cli-disk-full", [](RunStore& reader, const RunSummary& run) {
+      return !reader.checkpointPath(run.id, CheckpointKind::Last).empty();
+    }, 100, 240000, dbPath);
+    QVERIFY2(runId > 0, "the child never wrote a checkpoint");
+    {  // fill the disk
+      std::ofstream filler(mnt + "/filler", std::ios::binary);
+      const std::vector<char> block(1 << 16, 'x');
+      while (filler.write(block.data(), static_cast<std::streamsize>(block.size())) && filler.flush()) {
+      }
+    }
+    QVERIFY(child.waitForFinished(240000));
+    const QString out = QString::fromUtf8(child.readAllStandardOutput());
+    const QString err = QString::fromUtf8(child.readAllStandardError());
+    QVERIFY2(child.exitCode() == 1, qPrintable(out + err));
+    QVERIFY2(!err.contains("rollback failed"), qPrintable(err));
+    // Still full: the history reads.
+    Result list = runCli({"--db", db, "runs", "list"});
+    QVERIFY2(list.code == 0 && list.out.contains("cli-disk-full") && list.out.contains("failed"), qPrintable(describe(list)));
+    Result show = runCli({"--db", db, "runs", "show", QString::number(runId)});
+    QVERIFY2(show.code == 0 && show.out.contains("full"), qPrintable(describe(show)));
+    int done = 0;
+    {
+      RunStoreOptions ro;
+      ro.readOnly = true;
+      RunStore reader(dbPath, ro);
+      const auto rec = reader.getRun(runId);
+      QCOMPARE(QString::fromStdString(toString(rec->status)), QString("failed"));
+      // The cause: SQLite's "database or disk is full", or the checkpoint write's "disk full?".
+      QVERIFY2(QString::fromStdString(rec->message).contains("full"), rec->message.c_str());
+      QVERIFY2(!QString::fromStdString(rec->message).contains("could not be closed"), rec->message.c_str());
+      done = rec->epochsDone;
+    }
+    QVERIFY(std::filesystem::remove(mnt + "/filler"));
+    Result r = runCli({"--db", db, "resume", QString::number(runId), "--epochs", QString::number(done + 1)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    RunStore store(dbPath);
+    QCOMPARE(QString::fromStdString(toString(store.getRun(runId)->status)), QString("finished"));
+    QCOMPARE(store.integrityCheck(), std::string("ok"));
+  }
+
+  // A store this user may not write (its file and folder belong to another user) is listed and shown all the
+  // same, read-only; changing it is refused with exit 2 (issue 14, finding 7). Needs root to switch to the
+  // user nobody (setpriv); skipped otherwise.
+  void readOnlyStoreIsReadable() {
+    RunConfig c = tinyTeacher(1);
+    c.name = "cli-read-only";
+    const std::string dir = m_dir + "/read-only";
+    QVERIFY(QDir().mkpath(QString::fromStdString(dir)));
+    const QString db = QString::fromStdString(dir + "/runs.sqlite");
+    Result r = runCli({"--db", db, "teacher", "--config", writeConfig("ro.json", c)});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    if (::geteuid() != 0 || QStandardPaths::findExecutable("setpriv").isEmpty())
+      QSKIP("running as another user needs root and setpriv");
+    std::filesystem::permissions(m_dir, std::filesystem::perms(0755));  // mkdtemp made it 0700
+    std::filesystem::permissions(dir, std::filesystem::perms(0755));
+    std::filesystem::permissions(dir + "/runs.sqlite", std::filesystem::perms(0644));
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("HOME", QString::fromStdString(dir));
+    auto asNobody = [&](const QStringList& args) {
+      return rkdtest::runProgram(
+          "setpriv", QStringList{"--reuid=65534", "--regid=65534", "--clear-groups", REVIEWKD_CLI_PATH, "--db", db} + args,
+          120000, &env, "/");
+    };
+    Result probe = asNobody({"--version"});
+    if (probe.code != 0) QSKIP(qPrintable("the user nobody cannot run this build's reviewkd: " + describe(probe)));
+    Result list = asNobody({"runs", "list"});
+    QVERIFY2(list.code == 0 && list.out.contains("cli-read-only"), qPrintable(describe(list)));
+    QVERIFY2(list.err.contains("open for reading only"), qPrintable(describe(list)));
+    Result show = asNobody({"runs", "show", "1"});
+    QVERIFY2(show.code == 0 && show.out.contains("cli-read-only"), qPrintable(describe(show)));
+    Result tag = asNobody({"runs", "tag", "1", "x"});
+    QVERIFY2(tag.code == 2 && tag.err.contains("readonly"), qPrintable(describe(tag)));
+  }
+
+  // Running out of memory names the settings to lower, with the machine's figures and no stack trace: while
+  // loading (padding 4000 images to 512x512 under a 1.5 GB address space; exit 2, nothing started) and in the
+  // first step (batch 256 at 128x128; the run ends failed, exit 1) (issue 14, finding 9).
+  void outOfMemoryNamesTheSettingsToLower() {
+    const QString limit = "ulimit -v 1500000 && exec \"$0\" \"$@\"";
+    const QString cli = REVIEWKD_CLI_PATH;
+    auto limited = [&](const QStringList& args) {
+      return rkdtest::runProgram("sh", QStringList{"-c", limit, cli} + args, 300000);
+    };
+    Result probe = limited({"--version"});
+    if (probe.code != 0) QSKIP(qPrintable("this build does not start within 1.5 GB of address space (a sanitizer build?): " + describe(probe)));
+    const QString db = QString::fromStdString(m_dir + "/oom.sqlite");
+    RunConfig c = tinyTeacher(1);
+    c.name = "cli-oom-load";
+    c.data.path = longData();
+    c.data.padTo = 512;
+    Result load = limited({"--db", db, "teacher", "--config", writeConfig("oom-load.json", c)});
+    QVERIFY2(load.code == 2, qPrintable(describe(load)));
+    QVERIFY2(load.err.contains("out of memory while loading") && load.err.contains("data.pad_to (now 512") &&
+                 load.err.contains("optim.batch_size (now 32)") && load.err.contains("ulimit -v"),
+             qPrintable(describe(load)));
+    QVERIFY2(!load.err.contains("frame #") && !load.err.contains("DefaultCPUAllocator"), qPrintable(describe(load)));
+    c.name = "cli-oom-step";
+    c.data.path = m_data;
+    c.data.padTo = 128;
+    c.optim.batchSize = 256;
+    Result step = limited({"--db", db, "teacher", "--config", writeConfig("oom-step.json", c)});
+    QVERIFY2(step.code == 1, qPrintable(describe(step)));
+    QVERIFY2(step.err.contains("out of memory at epoch 1, step 1") && step.err.contains("optim.batch_size (now 256)"),
+             qPrintable(describe(step)));
+    QVERIFY2(!step.err.contains("frame #"), qPrintable(describe(step)));
+    RunStore store(m_dir + "/oom.sqlite");
+    RunFilter f;
+    f.text = "cli-oom-step";
+    const auto runs = store.listRuns(f);
+    QCOMPARE(runs.size(), size_t(1));
+    QCOMPARE(QString::fromStdString(toString(runs.front().status)), QString("failed"));
+  }
+
   // Resume trusts no number of the checkpoint: NaN, negative, fractional or impossible positions are refused
   // with the entry named, before anything trains (issue 14, finding 2); the intact file then resumes.
   void resumeRefusesImpossiblePositions() {
@@ -418,10 +648,7 @@ class TestCli : public QObject {
     c.name = "cli-killed";
     // Epochs of several seconds (4000 images, batch 8: 500 steps), so that the metric writer's once-a-second
     // flush surely puts steps of an unfinished epoch into the store, for longer than a poll.
-    const std::string data = m_dir + "/data-long";
-    QVERIFY(QDir().mkpath(QString::fromStdString(data)));
-    rkdtest::writeSyntheticMnist(data, 400, 10);
-    c.data.path = data;
+    c.data.path = longData();
     c.optim.batchSize = 8;
     const QString db = QString::fromStdString(m_db);
     QProcess child;

@@ -505,6 +505,55 @@ class TestStore : public QObject {
     QCOMPARE(created.schemaVersion(), rkd::RunStore::latestSchemaVersion());
   }
 
+  // Schema 3 gives every store its own id (an upgraded store too) and checkpoint files of its own: recorded
+  // relative to the store, resolved to absolute paths; a path a store of schema 2 recorded relative to the
+  // writer's working directory still finds its file in the run folder of that time (issue 14, finding 3).
+  void storeIdsAndCheckpointPaths() {
+    namespace fs = std::filesystem;
+    const std::string path = freshStorePath("owner");
+    const std::string folder = fs::path(path).parent_path().string();
+    int64_t id = 0;
+    std::string firstId;
+    {
+      rkd::RunStore store(path);
+      firstId = store.storeId();
+      QCOMPARE(firstId.size(), size_t(32));
+      id = store.createRun(makeRun("owned"));
+      QCOMPARE(QString::fromStdString(rkd::RunStore::runFolder(path, id)),
+               QString::fromStdString(path + ".checkpoints/run-" + std::to_string(id)));
+      store.addCheckpoint(id, 1, rkd::RunStore::runFolder(path, id) + "/last.pt", rkd::CheckpointKind::Last);
+      store.addCheckpoint(id, 1, "/elsewhere/best.pt", rkd::CheckpointKind::Best);
+      QCOMPARE(QString::fromStdString(store.checkpointPath(id, rkd::CheckpointKind::Last)),
+               QString::fromStdString(path + ".checkpoints/run-" + std::to_string(id) + "/last.pt"));
+      QCOMPARE(store.checkpointPath(id, rkd::CheckpointKind::Best), std::string("/elsewhere/best.pt"));
+    }
+    const std::string stored = rawQuery(path, "SELECT path FROM checkpoints WHERE kind = 'last'");
+    QCOMPARE(QString::fromStdString(stored),
+             QString::fromStdString(fs::path(path).filename().string() + ".checkpoints/run-" + std::to_string(id) +
+                                    "/last.pt"));
+    QCOMPARE(rkd::RunStore(freshStorePath("owner-2")).storeId() == firstId, false);
+
+    // Back to schema 2, with a path recorded the old way ("sub/checkpoints/run-1/last.pt" from the folder above).
+    QCOMPARE(rawQuery(path, "DROP TABLE store_info"), std::string());
+    QCOMPARE(rawQuery(path, "DELETE FROM schema_version WHERE version = 3"), std::string());
+    QCOMPARE(rawQuery(path, "UPDATE checkpoints SET path = 'sub/checkpoints/run-" + std::to_string(id) +
+                                "/last.pt' WHERE kind = 'last'"),
+             std::string());
+    const fs::path legacy = fs::path(folder) / "checkpoints" / ("run-" + std::to_string(id)) / "last.pt";
+    fs::create_directories(legacy.parent_path());
+    std::ofstream(legacy) << "x";
+    {
+      rkd::RunStoreOptions ro;
+      ro.readOnly = true;
+      expectUserError([&] { rkd::RunStore reader(path, ro); }, {"schema version 2", "read-only"});
+    }
+    rkd::RunStore upgraded(path);
+    QCOMPARE(upgraded.schemaVersion(), 3);
+    QCOMPARE(upgraded.storeId().size(), size_t(32));
+    QVERIFY(upgraded.storeId() != firstId);
+    QCOMPARE(QString::fromStdString(upgraded.checkpointPath(id, rkd::CheckpointKind::Last)), QString::fromStdString(legacy.string()));
+  }
+
   // A database of another program (tables, no schema_version) is refused and left byte for byte as it was
   // (issue 14, finding 5: it used to be adopted and given the store's tables).
   void foreignDatabaseIsRefusedUntouched() {

@@ -74,10 +74,16 @@ QString CliResult::describe() const {
   return QString("exit %1\nstdout: %2\nstderr: %3").arg(code).arg(out, err);
 }
 
-CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env) {
+CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env, const QString& workDir) {
+  return runProgram(QString(REVIEWKD_CLI_PATH), args, timeoutMs, env, workDir);
+}
+
+CliResult runProgram(const QString& program, const QStringList& args, int timeoutMs, const QProcessEnvironment* env,
+                     const QString& workDir) {
   QProcess p;
   if (env) p.setProcessEnvironment(*env);
-  p.start(QString(REVIEWKD_CLI_PATH), args);
+  if (!workDir.isEmpty()) p.setWorkingDirectory(workDir);
+  p.start(program, args);
   CliResult r;
   if (!p.waitForStarted(10000)) return r;
   p.closeWriteChannel();

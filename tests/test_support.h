@@ -36,7 +36,11 @@ struct CliResult {
   QString describe() const;
 };
 /// Runs the CLI with `args` and no standard input; waits at most `timeoutMs`. `env`: the child's environment
-/// (default: this process's).
-CliResult runCli(const QStringList& args, int timeoutMs = 600000, const QProcessEnvironment* env = nullptr);
+/// (default: this process's); `workDir`: its working directory (default: this process's).
+CliResult runCli(const QStringList& args, int timeoutMs = 600000, const QProcessEnvironment* env = nullptr,
+                 const QString& workDir = {});
+/// The same for any program (e.g. the CLI under setpriv or a shell that sets a ulimit first).
+CliResult runProgram(const QString& program, const QStringList& args, int timeoutMs = 600000,
+                     const QProcessEnvironment* env = nullptr, const QString& workDir = {});
 
 }  // namespace rkdtest

@@ -46,10 +46,7 @@ int run(int argc, char** argv) {
     std::cerr << "error: " << e.full() << "\n";
     return kRunFailed;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    auto nl = msg.find("\nException raised from");
-    if (nl != std::string::npos) msg = msg.substr(0, nl);
-    std::cerr << "error: " << msg << "\n";
+    std::cerr << "error: " << withoutStackTrace(e.what()) << "\n";
     return kRunFailed;
   }
 }

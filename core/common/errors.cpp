@@ -1,5 +1,7 @@
 #include "core/common/errors.h"
 
+#include <algorithm>
+
 namespace rkd {
 
 UserError::UserError(const std::string& what, const std::string& fix) : std::runtime_error(what), m_fix(fix) {}
@@ -13,6 +15,14 @@ std::string UserError::full() const {
 std::string firstLine(const std::string& text) {
   const auto cut = text.find('\n');
   return cut == std::string::npos ? text : text.substr(0, cut);
+}
+
+std::string withoutStackTrace(const std::string& text) {
+  size_t cut = text.size();
+  for (const char* marker : {"\nException raised from", "\nframe #0"}) cut = std::min(cut, text.find(marker));
+  std::string out = text.substr(0, cut);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
 }
 
 }  // namespace rkd

@@ -26,5 +26,8 @@ class InputError : public UserError {
 
 /// The first line of an error text (LibTorch's and c10d's messages go on with stack traces and details).
 std::string firstLine(const std::string& text);
+/// An error text without the C++ stack trace LibTorch appends ("Exception raised from ...", "frame #0: ...");
+/// a message of several lines of its own keeps them.
+std::string withoutStackTrace(const std::string& text);
 
 }  // namespace rkd

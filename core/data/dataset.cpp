@@ -8,6 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/common/errors.h"
+#include "core/common/memory.h"
 #include "core/common/logging.h"
 #include "core/data/augment.h"
 #include "core/data/readers.h"
@@ -238,6 +239,15 @@ TensorDataset padImages(const TensorDataset& data, int64_t size) {
                          std::to_string(size) + "x" + std::to_string(size) + "; expected images at most that size",
                      "use a pad size of at least the image size, or 0 to keep the size");
   if (h == size && w == size) return data;
+  // The padded copy is made at once, for every image: refuse one the memory cannot hold before trying.
+  const uint64_t bytes = static_cast<uint64_t>(data.images.numel() / (h * w)) * static_cast<uint64_t>(size * size) *
+                         data.images.element_size();
+  if (const MemoryInfo m = machineMemory(); m.available > 0 && bytes > m.available)
+    throw InputError(data.name + ": padding its " + std::to_string(data.size()) + " images to " + std::to_string(size) +
+                         "x" + std::to_string(size) + " takes " + memoryText(bytes) + ", more than the " +
+                         memoryText(m.available) + " of memory available (of " + memoryText(m.total) + ")",
+                     "lower the pad size (data.pad_to; 0 keeps the images' " + std::to_string(h) + "x" +
+                         std::to_string(w) + ") or use fewer images (data.per_class)");
   const int64_t top = (size - h) / 2, left = (size - w) / 2;
   TensorDataset d = data;
   d.images = torch::constant_pad_nd(data.images, {left, size - w - left, top, size - h - top}, 0);

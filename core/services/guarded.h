@@ -22,7 +22,7 @@ bool guarded(F&& body, std::string& error, std::string* fix = nullptr) {
       error = e.full();
     }
   } catch (const std::exception& e) {
-    error = e.what();
+    error = withoutStackTrace(e.what());
   }
   return false;
 }

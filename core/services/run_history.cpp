@@ -274,7 +274,15 @@ std::string resolveStorePath(const std::string& explicitPath, const std::string&
   return chose(RunStore::defaultPath(), "the default location");
 }
 
-RunHistory::RunHistory(const std::string& path) : m_store(std::make_unique<RunStore>(path)) {}
+namespace {
+RunStoreOptions historyOptions() {
+  RunStoreOptions o;
+  o.readOnlyWhenUnwritable = true;  // a store this user may only read can still be browsed and exported from
+  return o;
+}
+}  // namespace
+
+RunHistory::RunHistory(const std::string& path) : m_store(std::make_unique<RunStore>(path, historyOptions())) {}
 RunHistory::~RunHistory() = default;
 
 const std::string& RunHistory::path() const { return m_store->path(); }

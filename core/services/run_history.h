@@ -98,7 +98,8 @@ struct RunDetail {
 /// the database) with a message naming the run and what to do; nothing else escapes.
 class RunHistory {
  public:
-  /// Opens (creating when missing) the store at `path`; interrupted runs are recovered once, here.
+  /// Opens (creating when missing) the store at `path`; interrupted runs are recovered once, here. A store this
+  /// user may not write (or on a full disk) opens all the same, for reading; changing it then fails (StoreError).
   explicit RunHistory(const std::string& path);
   ~RunHistory();
   RunHistory(const RunHistory&) = delete;

@@ -111,7 +111,7 @@ auto guardedRun(F&& body) -> decltype(body()) {
   } catch (const UserError& e) {
     error = e.fix().empty() ? std::string(e.what()) : e.full();
   } catch (const std::exception& e) {
-    error = e.what();
+    error = withoutStackTrace(e.what());
   }
   logger("core.services")->error("{}", error);
   RunOutcome failed = failedOutcome(error);

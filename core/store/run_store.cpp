@@ -6,11 +6,15 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <variant>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "core/common/version.h"
@@ -115,6 +119,7 @@ int64_t RunStore::createRun(const RunRecord& run) {
   q.run();
   int64_t id = sqlite3_last_insert_rowid(m_db);
   storeLog()->debug("run store: created run {} '{}'", id, run.name);
+  if (run.status == RunStatus::Running && ownProcess) keepSpaceReserve();
   return id;
 }
 
@@ -172,6 +177,7 @@ void RunStore::setStatus(int64_t runId, RunStatus status, const std::string& mes
     if (abandoned) markAbandoned(m_identity, runId, *abandoned);
     throw;
   }
+  keepSpaceReserve();
 }
 
 void RunStore::finishRun(int64_t runId, RunStatus status, const std::string& message) {
@@ -179,11 +185,45 @@ void RunStore::finishRun(int64_t runId, RunStatus status, const std::string& mes
   if (!isTerminal(status))
     throw InputError("finishRun: status 'running' does not end a run",
                      "Use finished, stopped, failed, diverged or interrupted.");
-  const int64_t now = nowUnixMs();
-  Statement q(m_db, m_path, "finishRun",
-              "UPDATE runs SET status = ?1, message = ?2, updated_at = ?3, ended_at = ?3 WHERE id = ?4");
-  q.bind(1, toString(status)).bind(2, message).bind(3, now).bind(4, runId).run();
-  if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "finishRun");
+  usingSpaceReserve("finishRun", [&] {
+    const int64_t now = nowUnixMs();
+    Statement q(m_db, m_path, "finishRun",
+                "UPDATE runs SET status = ?1, message = ?2, updated_at = ?3, ended_at = ?3 WHERE id = ?4");
+    q.bind(1, toString(status)).bind(2, message).bind(3, now).bind(4, runId).run();
+    if (sqlite3_changes(m_db) == 0) throw noSuchRun(runId, "finishRun");
+  });
+}
+
+// ---- the space reserve -----------------------------------------------------------------------------------
+
+std::string RunStore::reservePath() const { return filesFolder(m_path) + "/space.reserve"; }
+
+void RunStore::keepSpaceReserve() {
+  if (m_options.readOnly) return;
+  namespace fs = std::filesystem;
+  const std::string file = reservePath();
+  std::error_code ec;
+  if (fs::file_size(file, ec) == kSpaceReserveBytes && !ec) return;
+  fs::create_directories(fs::path(file).parent_path(), ec);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int err = fd < 0 ? errno : ::posix_fallocate(fd, 0, static_cast<off_t>(kSpaceReserveBytes));
+  if (fd >= 0) ::close(fd);
+  if (err != 0) {
+    ::unlink(file.c_str());
+    storeLog()->warn("run store '{}': could not set aside {} KiB for recording a run's end on a full disk ({}): {}",
+                     m_path, kSpaceReserveBytes / 1024, file, std::strerror(err));
+  }
+}
+
+void RunStore::usingSpaceReserve(const char* operation, const std::function<void()>& write) {
+  try {
+    write();
+  } catch (const StoreError& e) {
+    if (e.sqliteCode() != SQLITE_FULL || ::unlink(reservePath().c_str()) != 0) throw;
+    storeLog()->warn("run store '{}': {}: the disk is full; released the {} KiB set aside in '{}' to record it",
+                     m_path, operation, kSpaceReserveBytes / 1024, reservePath());
+    write();
+  }
 }
 
 template <typename T>
@@ -518,9 +558,12 @@ int64_t RunStore::addCheckpoint(int64_t runId, int epoch, const std::string& pat
     Statement del(m_db, m_path, "addCheckpoint", "DELETE FROM checkpoints WHERE run_id = ?1 AND kind = ?2");
     del.bind(1, runId).bind(2, toString(kind)).run();
   }
+  std::string recorded = std::filesystem::absolute(path).lexically_normal().string();
+  const std::filesystem::path inside = std::filesystem::path(recorded).lexically_relative(m_folder);
+  if (!inside.empty() && *inside.begin() != "..") recorded = inside.string();
   Statement ins(m_db, m_path, "addCheckpoint",
                 "INSERT INTO checkpoints(run_id, epoch, path, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-  ins.bind(1, runId).bind(2, epoch).bind(3, path).bind(4, toString(kind)).bind(5, nowUnixMs()).run();
+  ins.bind(1, runId).bind(2, epoch).bind(3, recorded).bind(4, toString(kind)).bind(5, nowUnixMs()).run();
   const int64_t id = sqlite3_last_insert_rowid(m_db);
   touch(runId);
   tx.commit();
@@ -534,9 +577,21 @@ std::vector<CheckpointRecord> RunStore::listCheckpoints(int64_t runId) {
   q.bind(1, runId);
   std::vector<CheckpointRecord> out;
   while (q.step())
-    out.push_back(CheckpointRecord{q.int64(0), q.int64(1), q.int32(2), q.text(3), checkpointKindFromString(q.text(4)),
-                                   q.int64(5)});
+    out.push_back(CheckpointRecord{q.int64(0), q.int64(1), q.int32(2), resolveCheckpointPath(runId, q.text(3)),
+                                   checkpointKindFromString(q.text(4)), q.int64(5)});
   return out;
+}
+
+std::string RunStore::resolveCheckpointPath(int64_t runId, const std::string& recorded) const {
+  namespace fs = std::filesystem;
+  const fs::path p(recorded);
+  if (p.is_absolute()) return recorded;
+  const fs::path inFolder = (fs::path(m_folder) / p).lexically_normal();
+  std::error_code ec;
+  if (fs::exists(inFolder, ec)) return inFolder.string();
+  const fs::path legacy = fs::path(m_folder) / "checkpoints" / ("run-" + std::to_string(runId)) / p.filename();
+  if (fs::exists(legacy, ec)) return legacy.string();
+  return inFolder.string();
 }
 
 std::string RunStore::checkpointPath(int64_t runId, CheckpointKind kind) {

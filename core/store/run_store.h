@@ -43,6 +43,9 @@ class StoreError : public InputError {
 struct RunStoreOptions {
   /// Open without writing: no migrations (an outdated file is an error), no interrupted-run recovery.
   bool readOnly = false;
+  /// When the file exists but this user may not write it (or its folder), open it read-only instead of failing
+  /// (for commands that only read: runs list, show, export). Writes then fail with SQLite's read-only error.
+  bool readOnlyWhenUnwritable = false;
   /// At open, mark runs whose writer is gone as interrupted (see RunStore::recoverInterruptedRuns).
   bool recoverInterrupted = true;
   /// How long a statement waits for another connection's write lock before failing with SQLITE_BUSY.
@@ -67,13 +70,21 @@ class RunStore {
   /// $XDG_DATA_HOME/reviewkd-studio/runs.sqlite, else ~/.local/share/reviewkd-studio/runs.sqlite; creates the
   /// folder. Throws UserError when no home folder is known or the folder cannot be created.
   static std::string defaultPath();
-  /// The folder of a run's files (checkpoints, the latest feature snapshot): <store folder>/checkpoints/run-<id>.
+  /// The folder of a store's own files: "<store file>.checkpoints" beside it (absolute), so two stores in one
+  /// folder never share checkpoints.
+  static std::string filesFolder(const std::string& storePath);
+  /// The folder of a run's files (checkpoints, the latest feature snapshot): <filesFolder>/run-<id>.
   static std::string runFolder(const std::string& storePath, int64_t runId);
   /// The schema version this build writes (the last migration).
   static int latestSchemaVersion();
 
   /// The file this store was opened on.
   const std::string& path() const { return m_path; }
+  /// True when the store was opened read-only (asked for, or because this user may not write it).
+  bool readOnly() const { return m_options.readOnly; }
+  /// The store's random id (32 hex digits), made when the file was created (or upgraded to schema 3). Trainer
+  /// checkpoints record it, so a checkpoint of another store is recognised.
+  const std::string& storeId() const { return m_storeId; }
   /// The schema version of the open file.
   int schemaVersion();
   /// False when the file system refused WAL mode (a network share): readers then block the writer.
@@ -136,9 +147,10 @@ class RunStore {
 
   // --- checkpoints --------------------------------------------------------------------------------------
   /// Records a checkpoint file. Last and Best replace the run's previous row of that kind; Epoch rows
-  /// accumulate. Returns the row id.
+  /// accumulate. Returns the row id. A file inside the store's folder is recorded relative to that folder, so
+  /// the store and its files can move together and a relative --db means the same files from any directory.
   int64_t addCheckpoint(int64_t runId, int epoch, const std::string& path, CheckpointKind kind);
-  /// Checkpoints of a run ordered by epoch, then id.
+  /// Checkpoints of a run ordered by epoch, then id, with absolute paths (see resolveCheckpointPath).
   std::vector<CheckpointRecord> listCheckpoints(int64_t runId);
   /// The path of the run's newest checkpoint of `kind` ("" when it has none).
   std::string checkpointPath(int64_t runId, CheckpointKind kind);
@@ -192,12 +204,29 @@ class RunStore {
   template <typename T>
   void setRunColumn(int64_t runId, const char* column, const T& value, const char* operation);
 
+  /// A recorded checkpoint path as a file: absolute paths as they are; a relative one against the store's folder.
+  /// Stores written before schema 3 recorded paths relative to the writer's working directory; for those, the
+  /// run's folder of that time (<store folder>/checkpoints/run-<id>) is tried when the first guess is absent.
+  std::string resolveCheckpointPath(int64_t runId, const std::string& recorded) const;
+  /// A writer keeps kSpaceReserveBytes allocated in <filesFolder>/space.reserve (made when a run starts or
+  /// resumes; best effort), so that when the disk fills up the end of a run can still be recorded:
+  /// usingSpaceReserve runs `write`, and when it fails with SQLITE_FULL, deletes the reserve and runs it again.
+  static constexpr uint64_t kSpaceReserveBytes = 1u << 20;
+  std::string reservePath() const;
+  void keepSpaceReserve();
+  void usingSpaceReserve(const char* operation, const std::function<void()>& write);
+
   std::string m_path;
+  /// The absolute folder of the store file: relative checkpoint paths are relative to it.
+  std::string m_folder;
+  std::string m_storeId;
   /// The file's canonical path and inode: the key of this store in the process's abandoned-run registry.
   std::string m_identity;
   RunStoreOptions m_options;
   sqlite3* m_db = nullptr;
   bool m_walEnabled = false;
+  /// Opened as an immutable file: read-only, and no -shm file (its folder may not be written).
+  bool m_immutable = false;
   std::recursive_mutex m_mutex;
 };
 

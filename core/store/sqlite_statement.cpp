@@ -156,6 +156,9 @@ Transaction::Transaction(sqlite3* db, const std::string& path, const char* opera
 
 Transaction::~Transaction() {
   if (m_done) return;
+  // After some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...) SQLite has rolled the transaction back
+  // itself: there is nothing left to roll back, and saying that it failed would hide the error that counts.
+  if (sqlite3_get_autocommit(m_db)) return;
   int rc = sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     logger("core.store")->warn("run store '{}': {}: rollback failed: {}", m_path, m_operation, sqlite3_errmsg(m_db));

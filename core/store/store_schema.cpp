@@ -1,6 +1,7 @@
 // Opening a store (its file, folder and connection settings) and its schema: the migrations, applied in order
 // in one transaction, and the schema version checks.
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -118,10 +119,21 @@ ALTER TABLE runs ADD COLUMN backend      TEXT    NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN rank_devices TEXT    NOT NULL DEFAULT '';
 )sql";
 
+// Version 3: the store's own random id. A trainer checkpoint records it (with its run id and network), so a
+// checkpoint of another store, or of another run, is refused when it is loaded instead of being used silently.
+const char* const kSchemaV3 = R"sql(
+CREATE TABLE store_info (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO store_info(key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+)sql";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "initial schema: runs, metrics, checkpoints, tags, notes, class accuracy", kSchemaV1},
       {2, "distributed runs: world_size, backend, rank_devices", kSchemaV2},
+      {3, "store identity: store_info.store_id", kSchemaV3},
   };
   return list;
 }
@@ -146,13 +158,62 @@ std::string fileIdentity(const std::string& path) {
 
 // ---- open / schema ---------------------------------------------------------------------------------------
 
+namespace {
+
+// SQLite's answers when a file or its folder may not be written by this process.
+bool cannotWrite(const StoreError& e) {
+  const int c = e.sqliteCode();
+  return c == SQLITE_READONLY || c == SQLITE_CANTOPEN || c == SQLITE_PERM || c == SQLITE_AUTH;
+}
+
+// "file:" URI of a path, for SQLite's URI parameters: every byte but unreserved ones and '/' percent-encoded.
+std::string fileUri(const std::string& path) {
+  static const char* const hex = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (unsigned char c : fs::absolute(path).string()) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += hex[c >> 4];
+      uri += hex[c & 15];
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
 RunStore::RunStore(const std::string& path, const RunStoreOptions& options) : m_path(path), m_options(options) {
+  auto attempt = [&] {
+    try {
+      open(m_options);
+    } catch (...) {
+      sqlite3_close(m_db);
+      m_db = nullptr;
+      throw;
+    }
+  };
   try {
-    open(options);
-  } catch (...) {
-    sqlite3_close(m_db);
-    m_db = nullptr;
-    throw;
+    attempt();
+  } catch (const StoreError& e) {
+    std::error_code ec;
+    if (!options.readOnlyWhenUnwritable || m_options.readOnly || !cannotWrite(e) || !fs::is_regular_file(m_path, ec))
+      throw;
+    // A store this process may only read (its file, or its folder, is not writable by this user): read it.
+    m_options.readOnly = true;
+    try {
+      attempt();
+    } catch (const StoreError& again) {
+      if (!cannotWrite(again)) throw;
+      // In WAL mode even a reader needs the -shm file, which it cannot make in a folder it may not write. Then
+      // nobody but the folder's owner writes the store: read it as an immutable file.
+      m_immutable = true;
+      attempt();
+    }
+    storeLog()->warn("run store '{}': this user may not write it{}, so it is open for reading only (changes are "
+                     "refused)", m_path, m_immutable ? " nor its folder" : "");
+    storeLog()->debug("run store '{}': the read-write open failed with: {}", m_path, e.what());
   }
 }
 
@@ -188,8 +249,12 @@ std::string RunStore::defaultPath() {
   return (dir / "runs.sqlite").string();
 }
 
+std::string RunStore::filesFolder(const std::string& storePath) {
+  return fs::absolute(storePath).lexically_normal().string() + ".checkpoints";
+}
+
 std::string RunStore::runFolder(const std::string& storePath, int64_t runId) {
-  return (fs::path(storePath).parent_path() / "checkpoints" / ("run-" + std::to_string(runId))).string();
+  return (fs::path(filesFolder(storePath)) / ("run-" + std::to_string(runId))).string();
 }
 
 int RunStore::latestSchemaVersion() { return migrations().back().version; }
@@ -212,17 +277,40 @@ void RunStore::open(const RunStoreOptions& options) {
 
   int flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // calls are serialized by m_mutex
-  int rc = sqlite3_open_v2(m_path.c_str(), &m_db, flags, nullptr);
+  const std::string name = m_immutable ? fileUri(m_path) + "?immutable=1" : m_path;
+  if (m_immutable) flags |= SQLITE_OPEN_URI;
+  int rc = sqlite3_open_v2(name.c_str(), &m_db, flags, nullptr);
   if (rc != SQLITE_OK) throwSqlite(m_db, rc, m_path, "open");
   sqlite3_extended_result_codes(m_db, 1);
 
   refuseForeignOrNewer();
   configure();
   migrate();
+  m_folder = fs::absolute(m_path).lexically_normal().parent_path().string();
+  {
+    Statement q(m_db, m_path, "open: read the store id", "SELECT value FROM store_info WHERE key = 'store_id'");
+    if (q.step()) m_storeId = q.text(0);
+  }
+  if (m_storeId.empty())
+    throw StoreError("run store '" + m_path + "' has no store id (table store_info, key store_id)",
+                     "the file was edited outside ReviewKD Studio; restore it from a backup or use a new store "
+                     "file (--db FILE)",
+                     0);
   m_identity = fileIdentity(m_path);
   if (options.recoverInterrupted && !options.readOnly) {
-    int n = recoverInterruptedRuns();
-    if (n > 0) storeLog()->info("run store '{}': marked {} run(s) whose writer is gone as interrupted", m_path, n);
+    try {
+      int n = recoverInterruptedRuns();
+      if (n > 0) storeLog()->info("run store '{}': marked {} run(s) whose writer is gone as interrupted", m_path, n);
+    } catch (const StoreError& e) {
+      // A full disk or a file this process may not write: the store can still be read (runs list, show, export).
+      // What writes to it later fails with its own error.
+      const int code = e.sqliteCode();
+      if (code != SQLITE_FULL && code != SQLITE_READONLY && code != SQLITE_IOERR && code != SQLITE_CANTOPEN &&
+          code != SQLITE_PERM)
+        throw;
+      storeLog()->warn("run store '{}': runs whose writer is gone could not be marked interrupted (they show as "
+                       "running until the store can be written): {}", m_path, e.what());
+    }
   }
   storeLog()->debug("run store '{}' open (schema {}, WAL {})", m_path, latestSchemaVersion(), m_walEnabled);
 }

@@ -3,6 +3,7 @@
 #include "core/common/errors.h"
 #include "core/common/logging.h"
 #include "core/models/zoo_match.h"
+#include "core/train/trainer_checkpoint.h"
 
 namespace rkd {
 
@@ -29,6 +30,7 @@ TeacherLoader::TeacherLoader(RunStore& store, TeacherSource& teacher, const std:
     if (m_file.empty()) m_file = store.checkpointPath(rec->id, CheckpointKind::Last);
     if (m_file.empty())
       throw InputError("teacher run " + std::to_string(rec->id) + " has no checkpoint", "train the teacher again");
+    checkCheckpointOwner(m_file, CheckpointOwner{store.storeId(), rec->id, rec->studentArch});
     teacher.arch = m_arch;
   }
   m_weights = readStateDict(m_file);

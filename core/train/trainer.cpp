@@ -9,6 +9,7 @@
 
 #include "core/common/errors.h"
 #include "core/common/files.h"
+#include "core/common/memory.h"
 #include "core/services/snapshot_codec.h"
 #include "core/common/logging.h"
 #include "core/common/version.h"
@@ -71,6 +72,24 @@ double scheduledLr(const OptimConfig& optim, int64_t epoch) {
 }
 
 // Everything one run needs while it trains.
+namespace {
+
+// Running out of memory, said as what it is, with the settings that size a step; not the allocator's message.
+InputError outOfMemory(const RunConfig& c, uint64_t bytes, const std::exception& e, const std::string& when) {
+  const bool gpu = std::string(e.what()).find("CUDA") != std::string::npos;
+  std::string what = std::string(gpu ? "the GPU ran out of memory " : "out of memory ") + when;
+  if (bytes > 0) what += ": an allocation of " + memoryText(bytes) + " failed";
+  if (!gpu) what += "; " + memoryFacts();
+  what += " (batch " + std::to_string(c.optim.batchSize) +
+          (c.data.padTo > 0 ? ", images padded to " + std::to_string(c.data.padTo) : std::string()) + ")";
+  std::string fix = "lower optim.batch_size (now " + std::to_string(c.optim.batchSize) + ")";
+  if (c.data.padTo > 32) fix += " or data.pad_to (now " + std::to_string(c.data.padTo) + "; 0 keeps the images' size)";
+  fix += ", or close what else uses the memory";
+  return InputError(what, fix);
+}
+
+}  // namespace
+
 struct Trainer::Impl {
   Trainer& owner;
   RunConfig config;
@@ -322,12 +341,14 @@ struct Trainer::Impl {
     return r;
   }
 
+  CheckpointOwner checkpointOwner() const { return {owner.m_store->storeId(), runId, config.student}; }
+
   // The trainer checkpoint of the current position (see trainer_checkpoint.h), in the run's folder.
   std::string saveCheckpoint(const std::string& name) {
     const std::string dir = owner.checkpointDir(runId);
     fs::create_directories(dir);
     const std::string path = dir + "/" + name + ".pt";
-    saveTrainerCheckpoint(*step, pos, config.seed, path);
+    saveTrainerCheckpoint(*step, pos, config.seed, checkpointOwner(), path);
     return path;
   }
 
@@ -645,13 +666,32 @@ struct Trainer::Impl {
     } catch (const UserError& e) {
       return finish(RunStatus::Failed, e.full());
     } catch (const std::exception& e) {
-      std::string msg = e.what();
-      auto cut = msg.find("\nException raised from");
-      if (cut != std::string::npos) msg = msg.substr(0, cut);
-      return finish(RunStatus::Failed, msg);
+      if (const std::optional<uint64_t> bytes = failedAllocation(e))
+        return finish(RunStatus::Failed,
+                      outOfMemory(config, *bytes, e, "at epoch " + std::to_string(pos.epoch + 1) + ", step " +
+                                                         std::to_string(pos.stepInEpoch + 1)).full());
+      return finish(RunStatus::Failed, withoutStackTrace(e.what()));
     }
   }
 };
+
+namespace {
+
+// Builds the run (data, networks, step); an allocation that fails there is a refusal naming the settings.
+template <typename Run>
+void buildOrRefuse(Run& run) {
+  try {
+    run.build();
+  } catch (const UserError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (const std::optional<uint64_t> bytes = failedAllocation(e))
+      throw outOfMemory(run.config, *bytes, e, "while loading the data and building the networks");
+    throw;
+  }
+}
+
+}  // namespace
 
 Trainer::Trainer(RunStore& store, TrainerCallbacks callbacks, const StopFlag* stop)
     : m_store(&store), m_callbacks(std::move(callbacks)), m_stop(stop) {}
@@ -666,7 +706,7 @@ std::string Trainer::checkpointDir(int64_t runId) const {
 RunOutcome Trainer::start(const RunConfig& config) {
   Impl run(*this);
   run.config = config;
-  run.build();
+  buildOrRefuse(run);
   if (const std::string warning = weakTeacherWarning(*m_store, run.config); !warning.empty()) run.status(warning);
   run.runId = m_store->createRun(run.record());
   run.syncState(false);
@@ -695,10 +735,10 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
   Impl run(*this);
   run.config = runConfigFromJson(rec->config, "run " + std::to_string(runId) + " config");
   if (epochs > 0) run.config.optim.epochs = epochs;
-  run.build();
+  buildOrRefuse(run);
   run.runId = runId;
   try {
-    run.pos = loadTrainerCheckpoint(*run.step, last);
+    run.pos = loadTrainerCheckpoint(*run.step, run.checkpointOwner(), last);
     // The position must be one this run can be at: its steps per epoch with this data and world size.
     const TrainingPosition& p = run.pos;
     const int64_t perEpoch = run.trainLoader->batchesPerEpoch();
@@ -759,7 +799,7 @@ int followDistributedJob(const StopFlag* stop) {
       run.config = runConfigFromJson(j.at("config"), "the run announced by rank 0");
       run.plannedChannels = j.at("channels").get<int64_t>();
       run.plannedTeacherArch = j.at("teacher_arch").get<std::string>();
-      run.build();
+      buildOrRefuse(run);
       run.syncState(false);  // rank 0's message decides
     } catch (const dist::CollectiveError&) {
       throw;
