@@ -37,3 +37,27 @@ function(reviewkd_torch_target target)
     target_precompile_headers(${target} REUSE_FROM reviewkd_pch)
   endif()
 endfunction()
+
+# Sanitizers (README, "Sanitizers"): REVIEWKD_SANITIZE=address,undefined or thread instruments every target of
+# this project (compile and link); LibTorch, Qt, SQLite and the other system libraries stay uninstrumented.
+# UBSan findings abort (no recovery), so a test that hits one fails. scripts/test --sanitize / --tsan set it.
+set(REVIEWKD_SANITIZE "" CACHE STRING "Sanitizers for every target: address,undefined | thread | empty (none)")
+if(REVIEWKD_SANITIZE)
+  string(REPLACE "," ";" reviewkd_sanitizers "${REVIEWKD_SANITIZE}")
+  foreach(s IN LISTS reviewkd_sanitizers)
+    if(NOT s MATCHES "^(address|undefined|thread)$")
+      message(FATAL_ERROR "REVIEWKD_SANITIZE: unknown sanitizer '${s}'; give address,undefined or thread")
+    endif()
+  endforeach()
+  if("thread" IN_LIST reviewkd_sanitizers AND "address" IN_LIST reviewkd_sanitizers)
+    message(FATAL_ERROR "REVIEWKD_SANITIZE: thread and address cannot be combined; build them in two directories "
+                        "(scripts/test --sanitize and scripts/test --tsan)")
+  endif()
+  set(reviewkd_sanitize_flags -fsanitize=${REVIEWKD_SANITIZE} -fno-omit-frame-pointer -g)
+  if("undefined" IN_LIST reviewkd_sanitizers)
+    list(APPEND reviewkd_sanitize_flags -fno-sanitize-recover=undefined)
+  endif()
+  add_compile_options(${reviewkd_sanitize_flags})
+  add_link_options(-fsanitize=${REVIEWKD_SANITIZE})
+  message(STATUS "sanitizers: ${REVIEWKD_SANITIZE}")
+endif()

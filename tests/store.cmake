@@ -10,3 +10,7 @@ if(TARGET test_store)
   target_compile_definitions(test_store PRIVATE REVIEWKD_STORE_CHILD="$<TARGET_FILE:store_writer_child>")
   add_dependencies(test_store store_writer_child)
 endif()
+# Under ThreadSanitizer: a reader thread beside a writer thread, recovery racing another connection's write lock,
+# and readers beside writer processes (store_writer_child is instrumented too).
+reviewkd_tsan_test(test_store readerThreadSeesWholeBatches recoveryDecidesInsideItsTransaction
+  readerSeesConsistentDataWhileChildWrites killedWriterLeavesAnInterruptedRun deleteRefusesARunWithALiveWriter)

@@ -194,6 +194,20 @@ class TestConfig : public QObject {
     QCOMPARE(c.data.flip, std::string("off"));
   }
 
+  // Found by tests/fuzz/fuzz_config: text after --set went into the config as typed, and a config holding bytes
+  // that are not UTF-8 could not be written as JSON (nlohmann's type_error 316, not an InputError). UTF-8 text
+  // that is not JSON stays text.
+  void overridesMustBeUtf8() {
+    const RunConfig base = validStudent();
+    auto e = inputError([&] { applyOverrides(base, {"name=caf\xe9"}); });
+    QVERIFY2(contains(e.first, "the value of 'name' is not valid UTF-8"), e.first.c_str());
+    e = inputError([&] { applyOverrides(base, {"teacher.checkpoint=\xff\xfe.pt"}); });
+    QVERIFY2(contains(e.first, "'teacher.checkpoint'"), e.first.c_str());
+    const RunConfig c = applyOverrides(base, {"name=caf\xc3\xa9"});
+    QCOMPARE(c.name, std::string("caf\xc3\xa9"));
+    QCOMPARE(toJson(c).dump(), toJson(runConfigFromJson(nlohmann::json::parse(toJson(c).dump()), "x")).dump());
+  }
+
   // The run store keeps configs verbatim and compares them: the table must write what the hand-written writer did.
   void jsonUnchangedSinceTheTable() {
     std::map<std::string, RunConfig> current{{"default", RunConfig{}}};

@@ -6,6 +6,9 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -379,6 +382,107 @@ class TestData : public QObject {
     const std::string log = stream->str();
     VERIFY_CONTAINS(log, "2 of 3 images are grey and were converted to RGB");
     VERIFY_CONTAINS(log, "grey1.png");
+  }
+
+  // Found by tests/fuzz/fuzz_image: Debian 12's stb_image (2.27) writes past a Huffman table's code lengths when
+  // a JPEG's DHT segment declares more than 256 codes. Such a file is refused before stb reads it; the same bytes
+  // inside another segment (an APP1 payload) are not a table, and that image loads.
+  void jpegWithOversizedHuffmanTableIsRefused() {
+    auto root = rkdtest::tempDir("jpeg-dht");
+    fs::create_directories(root + "/a");
+    fs::create_directories(root + "/b");
+    std::vector<uint8_t> px(8 * 8 * 3, 90);
+    QVERIFY(stbi_write_jpg((root + "/a/good.jpg").c_str(), 8, 8, 3, px.data(), 90));
+    const Bytes good = readBytes(root + "/a/good.jpg");
+    // DHT: length 19, class 1 slot 0, then 16 code counts of which two are 255: 510 codes.
+    const uint8_t head[] = {0xFF, 0xC4, 0x00, 0x13, 0x10, 0xFF, 0xFF};
+    Bytes table(21, 0);
+    std::copy(std::begin(head), std::end(head), table.begin());
+    Bytes bad(good.begin(), good.begin() + 2);  // SOI
+    bad.insert(bad.end(), table.begin(), table.end());
+    bad.insert(bad.end(), good.begin() + 2, good.end());
+    writeBytes(root + "/b/bad.jpg", bad);
+    std::string msg = errorOf([&] { rkd::readImageFolder(root); });
+    VERIFY_CONTAINS(msg, root + "/b/bad.jpg");
+    VERIFY_CONTAINS(msg, "declares 510 codes, more than the 256 a table holds");
+    // stb also takes fill bytes (FF) before the start-of-image marker.
+    bad.insert(bad.begin(), {0xFF, 0xFF, 0xFF});
+    writeBytes(root + "/b/bad.jpg", bad);
+    msg = errorOf([&] { rkd::readImageFolder(root); });
+    VERIFY_CONTAINS(msg, "declares 510 codes, more than the 256 a table holds");
+
+    Bytes app1{0xFF, 0xE1, 0x00, uint8_t(2 + table.size())};
+    app1.insert(app1.end(), table.begin(), table.end());
+    Bytes wrapped(good.begin(), good.begin() + 2);
+    wrapped.insert(wrapped.end(), app1.begin(), app1.end());
+    wrapped.insert(wrapped.end(), good.begin() + 2, good.end());
+    writeBytes(root + "/b/bad.jpg", wrapped);
+    const auto d = rkd::readImageFolder(root);
+    QCOMPARE(d.images.sizes().vec(), (std::vector<int64_t>{2, 3, 8, 8}));
+    QVERIFY(d.images[0].equal(d.images[1]));
+  }
+
+  // Found by tests/fuzz/fuzz_image: a JPEG that never defines the quantisation tables its frame uses (here its
+  // DQT marker is turned into an APP1, which decoders skip) was decoded by stb_image 2.27 from uninitialised
+  // memory: whatever the heap held before, a different image each time. With glibc filling every new
+  // allocation with another byte (M_PERTURB), the pixels must not change.
+  void jpegWithUndefinedTablesDecodesTheSameEveryTime() {
+    auto root = rkdtest::tempDir("jpeg-dqt");
+    fs::create_directories(root + "/a");
+    fs::create_directories(root + "/b");
+    std::vector<uint8_t> px(16 * 16 * 3);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 7);
+    QVERIFY(stbi_write_jpg((root + "/a/x.jpg").c_str(), 16, 16, 3, px.data(), 90));
+    Bytes bytes = readBytes(root + "/a/x.jpg");
+    const uint8_t dqtMarker[] = {0xFF, 0xDB};
+    auto dqt = std::search(bytes.begin(), bytes.end(), std::begin(dqtMarker), std::end(dqtMarker));
+    QVERIFY(dqt != bytes.end());
+    dqt[1] = 0xE1;
+    writeBytes(root + "/a/x.jpg", bytes);
+    writeBytes(root + "/b/x.jpg", bytes);
+#ifdef M_PERTURB
+    auto decode = [&](int garbage) {
+      mallopt(M_PERTURB, garbage);
+      torch::Tensor images = rkd::readImageFolder(root).images;
+      mallopt(M_PERTURB, 0);
+      return images;
+    };
+    const torch::Tensor first = decode(0x11);
+    QVERIFY(first[0].equal(first[1]));
+    for (int garbage : {0x5A, 0xC3, 0xFF}) QVERIFY2(decode(garbage).equal(first), std::to_string(garbage).c_str());
+#else
+    QSKIP("needs glibc's M_PERTURB");
+#endif
+  }
+
+  // Found by tests/fuzz/fuzz_image: stb_image allocates what a PNG declares before it reads it. A 98-byte file
+  // whose IDAT chunk declared 1.5 GB made it allocate 1.5 GB; a header declaring 16384 x 16384 made it
+  // allocate 256 MB for a file of a few bytes of pixels. Both are refused before stb decodes them.
+  void pngDeclaringHugeSizesIsRefused() {
+    auto root = rkdtest::tempDir("png-sizes");
+    writePng(root + "/a/ok.png", 4, 3, 1, 0);
+    const Bytes good = readBytes(root + "/a/ok.png");
+    const auto put32At = [](Bytes& b, size_t at, uint32_t v) {
+      for (int k = 0; k < 4; ++k) b[at + size_t(k)] = uint8_t(v >> (24 - 8 * k));
+    };
+    Bytes chunk = good;
+    const uint8_t idatType[] = {'I', 'D', 'A', 'T'};
+    const auto idat = std::search(chunk.begin(), chunk.end(), std::begin(idatType), std::end(idatType));
+    QVERIFY(idat != chunk.end());
+    put32At(chunk, size_t(idat - chunk.begin()) - 4, 0x5D000027u);
+    writeBytes(root + "/b/chunk.png", chunk);
+    std::string msg = errorOf([&] { rkd::readImageFolder(root, {8, 0, {}}); });
+    VERIFY_CONTAINS(msg, root + "/b/chunk.png");
+    VERIFY_CONTAINS(msg, "IDAT chunk (at byte 33) declares 1560281127 bytes");
+
+    fs::remove(root + "/b/chunk.png");
+    Bytes huge = good;
+    put32At(huge, 16, 16384);  // IHDR width and height
+    put32At(huge, 20, 16384);
+    writeBytes(root + "/b/huge.png", huge);
+    msg = errorOf([&] { rkd::readImageFolder(root, {8, 0, {}}); });
+    VERIFY_CONTAINS(msg, root + "/b/huge.png");
+    VERIFY_CONTAINS(msg, "is 16384x16384, more than the 67108864 pixels (8192 x 8192) this reader decodes");
   }
 
   void imageFolderErrors() {

@@ -516,6 +516,23 @@ class TestDistill : public QObject {
     QTest::newRow("wrn-40-2->shufflev1") << "pairs/wrn-40-2_to_shufflev1.pt" << "wrn-40-2" << "shufflev1" << 5.0;
   }
 
+  void illConditionedRulesStayNarrow() {
+    // The measured tolerances cover the keys measured to need them, nothing else (core/distill/golden_check.cpp).
+    QVERIFY(rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.student.layer1.0.conv1.weight"));
+    QVERIFY(rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.abfs.1.att_conv.0.weight"));
+    QVERIFY(!rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.student.linear.weight"));
+    QVERIFY(!rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.abfs.1.conv1.0.weight"));
+    QVERIFY(!rkd::illConditionedRule("wrn-40-2", "shufflev1", "expected.train_loss"));
+    QVERIFY(!rkd::illConditionedRule("wrn-40-2", "shufflev1", "expected.review_output.3"));
+    QVERIFY(!rkd::illConditionedRule("resnet56", "resnet20", "after_step.model.student.conv1.weight"));
+    QVERIFY(!rkd::illConditionedRule("resnet32x4", "shufflev1", "after_step.model.student.conv1.weight"));
+    for (const auto& rule : rkd::illConditionedGoldenKeys()) {
+      QVERIFY(rule.keyPrefix.rfind("after_step.", 0) == 0);
+      QVERIFY(rule.tolerance > rkd::kAfterStepTolerance && rule.tolerance <= 1e-1);
+      QVERIFY(!rule.because.empty());
+    }
+  }
+
   void goldenPairs() {
     QFETCH(QString, file);
     QFETCH(QString, teacher);
@@ -526,14 +543,22 @@ class TestDistill : public QObject {
       QSKIP(qPrintable("golden file " + file + " not found: set REVIEWKD_GOLDEN_DIR to shared/golden"));
     auto tensors = rkd::readTensorFile(path);
     // checkPairGolden runs the training step on one thread and uses kAfterStepTolerance for the parameters
-    // after it (see core/io/tensor_check.h for the measurements behind it); everything else keeps the
-    // README's tolerances. The suite checks exactly what `reviewkd parity` reports.
+    // after it (see core/io/tensor_check.h for the measurements behind it), except the ill-conditioned keys of
+    // illConditionedGoldenKeys; everything else keeps the README's tolerances. The suite checks exactly what
+    // `reviewkd parity` reports, under whichever BLAS the machine has (CTest's parity tests pin each one).
     auto checks = rkd::checkPairGolden(teacher.toStdString(), student.toStdString(), weight, tensors);
     int failed = 0;
     std::string text;
     for (const auto& c : checks) {
       text += c.name + " " + std::to_string(c.error) + (c.passed() ? "" : "  FAIL") + "\n";
       failed += c.passed() ? 0 : 1;
+      // a measured tolerance only where its rule says, and only on after-step keys
+      const auto* rule = rkd::illConditionedRule(teacher.toStdString(), student.toStdString(), c.name);
+      QCOMPARE(c.relaxedBecause.empty(), rule == nullptr);
+      if (rule != nullptr) {
+        QVERIFY2(c.name.rfind("after_step.", 0) == 0, c.name.c_str());
+        QCOMPARE(c.tolerance, rule->tolerance);
+      }
     }
     QVERIFY2(failed == 0, text.c_str());
     // every kind of check ran

@@ -3,6 +3,7 @@
 // and the export round trip.
 #include <QtTest/QtTest>
 
+#include <QElapsedTimer>
 #include <fstream>
 #include <random>
 
@@ -368,6 +369,81 @@ class TestIo : public QObject {
     }
     writeZip(path, pkl, "");
     QVERIFY_EXCEPTION_THROWN(readTensorFile(path), InputError);
+  }
+
+  // Found while writing fuzz_checkpoint (tests/fuzz): a view with zero strides repeats its storage's elements,
+  // and the reader materialises it; a file of a few hundred bytes declared 2^40 elements of one float
+  // (LibTorch's allocator error escaped as a c10::Error) or 3e9 (12 GB taken). Small repeated views still load.
+  void repeatedStoragesAreBounded() {
+    for (const int64_t size : {int64_t(3), (int64_t(1) << 27), (int64_t(1) << 40)}) {
+      std::string pkl = proto2() + "}" + unicode("w") + "ctorch._utils\n_rebuild_tensor_v2\n(";
+      pkl += "(" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") + smallInt(1) + "tQ";
+      pkl += smallInt(0) + std::string("\x8a\x08", 2);  // LONG1 of 8 bytes: the size
+      for (int k = 0; k < 8; ++k) pkl.push_back(static_cast<char>((size >> (8 * k)) & 0xff));
+      pkl += "\x85" + smallInt(0) + "\x85" + "\x89" + "N" + "tRs.";
+      const std::string path = m_dir + "/repeated.pt";
+      const float one = 1.5f;
+      writeZip(path, pkl, std::string(reinterpret_cast<const char*>(&one), sizeof one));
+      try {
+        TensorMap t = readTensorFile(path);
+        QVERIFY2(size == 3, ("a view repeating one float " + std::to_string(size) + " times was accepted").c_str());
+        QVERIFY(t.at("w").equal(torch::full({3}, 1.5f)));
+      } catch (const InputError& e) {
+        QVERIFY2(size != 3, e.what());
+        QVERIFY2(std::string(e.what()).find("repeats its 1 elements to " + std::to_string(size)) != std::string::npos,
+                 e.what());
+        QVERIFY(!e.fix().empty());
+      }
+    }
+  }
+
+  // Found while writing fuzz_checkpoint: _rebuild_from_type_v2(func, type, args, state) stands for func(*args),
+  // and a chain of them was followed at every REDUCE; 10^5 links called 10^5 times (a 1.5 MB data.pkl) kept the
+  // reader busy for minutes. torch.save nests one; up to 4 are read, a fifth is refused.
+  void rebuildWrapperChainsAreBounded() {
+    const std::string rebuildArgs = "((" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") +
+                                    unicode("cpu") + smallInt(2) + "tQ" + smallInt(0) + smallInt(2) + "\x85" +
+                                    smallInt(1) + "\x85" + "\x89" + "N" + "t";
+    const std::string wrapper = "ctorch._tensor\n_rebuild_from_type_v2\n";
+    const float data[2] = {3, 4};
+    const std::string storage(reinterpret_cast<const char*>(data), sizeof data);
+    for (int levels = 1; levels <= 5; ++levels) {
+      std::string callable = "ctorch._utils\n_rebuild_tensor_v2\n", args = rebuildArgs;
+      for (int k = 0; k < levels; ++k) {
+        args = "(" + callable + "ctorch\nTensor\n" + args + "}t";
+        callable = wrapper;
+      }
+      const std::string path = m_dir + "/wrapped.pt";
+      writeZip(path, proto2() + "}" + unicode("w") + callable + args + "Rs.", storage);
+      try {
+        TensorMap t = readTensorFile(path);
+        QVERIFY2(levels <= 4, "five nested _rebuild_from_type_v2 were followed");
+        QVERIFY(t.at("w").equal(torch::tensor({3.f, 4.f})));
+      } catch (const InputError& e) {
+        QVERIFY2(levels == 5, e.what());
+        QVERIFY2(std::string(e.what()).find("_rebuild_from_type_v2 calls nested more than 4") != std::string::npos,
+                 e.what());
+      }
+    }
+    // The file the fuzzer's finding grew into: t_k = (wrapper, None, t_k-1), then 10^5 calls wrapper(*t_D).
+    std::string pkl = proto2() + wrapper + "q" + std::string(1, '\0') + "0)";
+    const std::string link = "q\x01" "0h" + std::string(1, '\0') + "Nh\x01\x87";
+    for (int k = 0; k < 100000; ++k) pkl += link;
+    pkl += "q\x01" "0";
+    const std::string call = "h" + std::string(1, '\0') + "h\x01R0";
+    for (int k = 0; k < 100000; ++k) pkl += call;
+    pkl += "}.";
+    const std::string path = m_dir + "/chain.pt";
+    writeZip(path, pkl, {});
+    QElapsedTimer timer;
+    timer.start();
+    try {
+      readStateDict(path);
+      QFAIL("accepted");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("nested more than 4") != std::string::npos, e.what());
+    }
+    QVERIFY2(timer.elapsed() < 20000, std::to_string(timer.elapsed()).c_str());
   }
 
   void badFilesGiveClearErrors_data() {

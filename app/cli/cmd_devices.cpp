@@ -5,6 +5,7 @@
 
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
+#include "app/cli/loaded_blas.h"
 #include "core/train/device.h"
 #include "core/common/errors.h"
 #include "core/train/training_step.h"
@@ -82,6 +83,7 @@ void addDevicesCommand(CLI::App& app, Command& command) {
       if (!args->compare.empty()) return compareDevices(*args);
       for (const auto& d : availableDevices()) std::printf("%s\n", d.c_str());
       std::printf("auto -> %s\n", deviceText(parseDevice("auto")).c_str());
+      std::printf("cpu BLAS: %s\n", loadedBlasText().c_str());
       return 0;
     };
   });

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include <zlib.h>
@@ -13,6 +15,12 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
+// Zeroed allocations: stb_image 2.27 leaves its JPEG decoder's state uninitialised, and a damaged file that
+// never defines a quantisation or Huffman table its scan uses decoded to whatever the heap held before, a
+// different image each time (found by tests/fuzz/fuzz_image). Zeroed, it decodes the same every time.
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(pointer, size) std::realloc(pointer, size)
+#define STBI_FREE(pointer) std::free(pointer)
 #include <stb/stb_image.h>
 
 #include "core/common/errors.h"
@@ -132,6 +140,85 @@ bool isImageFile(const fs::path& p) {
 }
 
 bool isHidden(const fs::path& p) { return !p.filename().empty() && p.filename().string()[0] == '.'; }
+
+constexpr int64_t kMaxImagePixels = int64_t(8192) * 8192;
+
+/// stb_image 2.27 (Debian 12's libstb) writes past the 257 code lengths of a Huffman table when a JPEG's DHT
+/// segment declares more than 256 codes (fixed in stb 2.28; found by tests/fuzz/fuzz_image). This walks the
+/// segments as stb does, markers between scans included, and reads every DHT table stb would: the first one
+/// too large, as a message, or empty. Anything stb would refuse anyway (a bad length, unknown markers) is walked
+/// past rather than stopped at, so a table stb reads is never missed.
+std::string oversizedJpegHuffmanTable(const std::vector<uint8_t>& b) {
+  const size_t n = b.size();
+  auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };  // stb reads 0 past the end
+  // SOI: FF, any number of fill bytes FF, then D8 (stb accepts the fill bytes here too).
+  if (n < 2 || b[0] != 0xFF) return {};
+  size_t p = 1;
+  while (p < n && b[p] == 0xFF) ++p;
+  if (p >= n || b[p] != 0xD8) return {};
+  ++p;
+  while (p < n) {
+    if (b[p++] != 0xFF) continue;  // scan data, or bytes stb skips looking for a marker
+    while (p < n && b[p] == 0xFF) ++p;  // fill bytes
+    if (p >= n) break;
+    const uint8_t marker = b[p++];
+    if (marker == 0xD9) break;  // EOI: stb reads no further
+    // Without a length: stuffed FF 00 and restarts in scan data, TEM, SOI.
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
+    const size_t length = at(p) << 8 | at(p + 1);
+    if (marker == 0xC4) {
+      size_t q = p + 2;
+      for (int64_t left = int64_t(length) - 2; left > 0 && q < n;) {
+        if ((at(q) >> 4) > 1 || (at(q) & 15) > 3) break;  // stb refuses the table class or slot
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += at(q + i);
+        if (codes > 256)
+          return "a Huffman table (DHT segment at byte " + std::to_string(p - 2) + ") declares " +
+                 std::to_string(codes) + " codes, more than the 256 a table holds";
+        q += 17 + codes;
+        left -= int64_t(17 + codes);
+      }
+    }
+    p += std::max<size_t>(length, 2);
+  }
+  return {};
+}
+
+/// stb_image 2.27 grows its buffer to a PNG chunk's declared length before it reads the chunk: a 98-byte file
+/// declaring a 1.5 GB IDAT allocated 1.5 GB (found by tests/fuzz/fuzz_image). Walks the chunks as stb does and
+/// returns the first that runs past the end of the file, as a message, or empty.
+std::string pngChunkPastTheEnd(const std::vector<uint8_t>& b) {
+  static const uint8_t signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() < 8 || !std::equal(std::begin(signature), std::end(signature), b.begin())) return {};
+  for (size_t p = 8; p + 8 <= b.size();) {
+    const uint64_t length = bigEndian32(&b[p]);
+    const std::string type(reinterpret_cast<const char*>(&b[p + 4]), 4);
+    if (length > b.size() - p - 8)
+      return "its " + type + " chunk (at byte " + std::to_string(p) + ") declares " + std::to_string(length) +
+             " bytes, more than the " + std::to_string(b.size() - p - 8) + " left in the file";
+    if (type == "IEND") break;
+    p += 12 + length;
+  }
+  return {};
+}
+
+/// An image file's bytes, refused when stb_image cannot be trusted with them (see oversizedJpegHuffmanTable and
+/// pngChunkPastTheEnd).
+std::vector<uint8_t> readImageBytes(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot open image " + file, "check the file's permissions");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bad = oversizedJpegHuffmanTable(bytes);
+  if (bad.empty()) bad = pngChunkPastTheEnd(bytes);
+  if (!bad.empty())
+    throw InputError("unreadable image " + file + ": expected a PNG or JPEG image, " + bad +
+                         " (a truncated or damaged file)",
+                     "replace or remove the file");
+  if (bytes.size() > size_t(std::numeric_limits<int>::max()))
+    throw InputError("image " + file + " is " + humanBytes(bytes.size()) + ", too large for the image decoder",
+                     "use images under 2 GB");
+  return bytes;
+}
 
 }  // namespace
 
@@ -366,10 +453,17 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
                        "add images or remove the folder");
     for (auto& f : files) {
       int w = 0, h = 0, comp = 0;
-      if (!stbi_info(f.c_str(), &w, &h, &comp))
+      const std::vector<uint8_t> bytes = readImageBytes(f);
+      if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp))
         throw InputError("unreadable image " + f + ": expected a PNG or JPEG image, " +
                              std::string(stbi_failure_reason() ? stbi_failure_reason() : "decoding failed"),
                          "replace or remove the file");
+      // The decoder allocates what the header declares before it reads the pixels; a header of a few bytes may
+      // declare 32768 x 32768 (found by tests/fuzz/fuzz_image). Far above any size a network here trains on.
+      if (int64_t(w) * h > kMaxImagePixels)
+        throw InputError("image " + f + " is " + std::to_string(w) + "x" + std::to_string(h) + ", more than the " +
+                             std::to_string(kMaxImagePixels) + " pixels (8192 x 8192) this reader decodes",
+                         "shrink the image first, or remove it if that size is wrong (a damaged file)");
       items.push_back({f, label, w, h, comp});
     }
   }
@@ -413,7 +507,9 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
   for (int64_t i = 0; i < n; ++i) {
     const Item& it = items[size_t(i)];
     int w = 0, h = 0, comp = 0;
-    std::unique_ptr<stbi_uc, void (*)(void*)> pix(stbi_load(it.file.c_str(), &w, &h, &comp, channels), stbi_image_free);
+    const std::vector<uint8_t> bytes = readImageBytes(it.file);
+    std::unique_ptr<stbi_uc, void (*)(void*)> pix(
+        stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp, channels), stbi_image_free);
     if (!pix)
       throw InputError("unreadable image " + it.file + ": expected a PNG or JPEG image, " +
                            std::string(stbi_failure_reason() ? stbi_failure_reason() : "decoding failed"),

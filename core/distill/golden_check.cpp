@@ -31,7 +31,59 @@ void checkIfPresent(std::vector<TensorCheck>& checks, const TensorMap& file, con
   if (it != file.end()) addCheck(checks, key, actual.detach().cpu(), it->second, tolerance);
 }
 
+/// An after-step parameter: kAfterStepTolerance, or the measured tolerance of an ill-conditioned key.
+void checkAfterStep(std::vector<TensorCheck>& checks, const TensorMap& file, const std::string& teacher,
+                    const std::string& student, const std::string& key, const torch::Tensor& actual) {
+  const IllConditionedKeys* rule = illConditionedRule(teacher, student, key);
+  const size_t before = checks.size();
+  checkIfPresent(checks, file, key, actual, rule != nullptr ? rule->tolerance : kAfterStepTolerance);
+  if (rule != nullptr && checks.size() > before) checks.back().relaxedBecause = rule->because;
+}
+
 }  // namespace
+
+const std::vector<IllConditionedKeys>& illConditionedGoldenKeys() {
+  // Measured with `reviewkd parity` on this file under 18 configurations: the reference BLAS and OpenBLAS 0.3.21
+  // with each of its x86 kernels (OPENBLAS_CORETYPE Prescott, Core2, Nehalem, Sandybridge, Haswell, Zen,
+  // SkylakeX, and Cooperlake, the one it picks on the test machine), each with OMP_NUM_THREADS 1 and 2 (the step
+  // itself always runs on one intra-op thread). Worst relative error against the golden (reference BLAS -> worst
+  // OpenBLAS kernel):
+  //   after_step.model.student.*conv1.weight (17 keys)  9.8e-6 -> 2.62e-2 (Haswell; 8.2e-3 with Cooperlake)
+  //   after_step.model.abfs.1.att_conv.0.weight          4.1e-6 -> 3.87e-5 (Haswell)
+  //   after_step.model.abfs.1.conv2.0.weight             8.8e-7 -> 2.59e-5 (Cooperlake)
+  //   every other key of this file and every key of resnet56 -> resnet20 and of the 8 architecture files stays
+  //   inside the README's tolerance under all 18 (largest: student linear.weight 1.34e-5 of 2e-5).
+  // The golden step is ill-conditioned, not the engine: the PyTorch reference itself misses these keys by
+  // 2.5e-2 with 2 threads instead of 1, and shared/notes/blas-and-allocator.md traces it to the pooled level's
+  // BatchNorm, which at the golden batch of 4 (shared/golden/README.md, pairs/) normalises 4 values per channel.
+  // The step is large here (review weight 5; it moves those conv weights by 0.38 to 1.05 times their largest
+  // value), so a change in the last bits of a gradient shows. The tolerances keep 2.6x to 3x headroom over the
+  // worst measurement; a wrong loss or optimizer still fails the losses (1e-5) and the other after-step keys
+  // (2e-5) of both pairs. A 2% change of the review weight moves these conv keys by up to 2.1e-2 (10%: 1.05e-1).
+  static const std::vector<IllConditionedKeys> rules = {
+      {"wrn-40-2", "shufflev1", "after_step.model.student.", "conv1.weight", 8e-2,
+       "wrn-40-2 -> shufflev1 moves with the BLAS and its CPU kernel by up to 2.6e-2 (reference BLAS 1e-5), "
+       "the PyTorch reference by 2.5e-2 with 2 threads: 3x the worst measured"},
+      {"wrn-40-2", "shufflev1", "after_step.model.abfs.1.att_conv.0.weight", "", kFeatureTolerance,
+       "wrn-40-2 -> shufflev1 moves with the BLAS and its CPU kernel by up to 3.9e-5 (reference BLAS 4e-6): "
+       "the feature tolerance, 2.6x the worst measured"},
+      {"wrn-40-2", "shufflev1", "after_step.model.abfs.1.conv2.0.weight", "", kFeatureTolerance,
+       "wrn-40-2 -> shufflev1 moves with the BLAS and its CPU kernel by up to 3.9e-5 (reference BLAS 4e-6): "
+       "the feature tolerance, 2.6x the worst measured"},
+  };
+  return rules;
+}
+
+const IllConditionedKeys* illConditionedRule(const std::string& teacher, const std::string& student,
+                                             const std::string& key) {
+  for (const auto& rule : illConditionedGoldenKeys()) {
+    const bool covered = rule.teacher == teacher && rule.student == student && key.rfind(rule.keyPrefix, 0) == 0 &&
+                         key.size() >= rule.keyPrefix.size() + rule.keySuffix.size() &&
+                         key.compare(key.size() - rule.keySuffix.size(), rule.keySuffix.size(), rule.keySuffix) == 0;
+    if (covered) return &rule;
+  }
+  return nullptr;
+}
 
 std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const std::string& studentName,
                                          double reviewWeight, const TensorMap& file, torch::Device device,
@@ -110,7 +162,9 @@ std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const s
     head->train();
     // One intra-op thread: the wrn-40-2 -> shufflev1 step is ill-conditioned (its pooled-level BatchNorm
     // normalises 4 values), so a different summation order moves the result by up to 1e-2, while one thread
-    // reproduces the reference to ~5e-6. The trainer's own optimizer does the update.
+    // reproduces the reference to ~1e-5 with the reference BLAS. Another BLAS changes the order inside every
+    // product: those keys have their own measured tolerance (illConditionedGoldenKeys). The trainer's own
+    // optimizer does the update.
     const int previousThreads = at::get_num_threads();
     at::set_num_threads(1);
     struct RestoreThreads {
@@ -139,9 +193,9 @@ std::vector<TensorCheck> checkPairGolden(const std::string& teacherName, const s
     addCheck(checks, "expected.train_loss", parts.total.detach().cpu(), requireKey(file, "expected.train_loss"),
              kLossTolerance);
     for (const auto& [name, t] : stateDict(*student))
-      checkIfPresent(checks, file, "after_step.model.student." + name, t, kAfterStepTolerance);
+      checkAfterStep(checks, file, teacherName, studentName, "after_step.model.student." + name, t);
     for (const auto& [name, t] : stateDict(*head))
-      checkIfPresent(checks, file, "after_step.model." + name, t, kAfterStepTolerance);
+      checkAfterStep(checks, file, teacherName, studentName, "after_step.model." + name, t);
     // Any after-step key we have no tensor for is a failure, not a silent skip.
     for (const auto& [key, t] : withPrefix(file, "after_step.model.")) {
       bool matched = false;

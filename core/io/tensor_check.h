@@ -16,6 +16,9 @@ struct TensorCheck {
   double error = 0;        ///< relativeError(ours, golden)
   double tolerance = 0;    ///< pass when error <= tolerance
   std::string detail;      ///< shapes, or why it could not be compared
+  /// Empty for the tolerances below; otherwise the measurement that justifies this key's own tolerance (an
+  /// ill-conditioned golden key, see rkd::illConditionedGoldenKeys), shown by `reviewkd parity`.
+  std::string relaxedBecause;
   bool passed() const { return error <= tolerance; }
 };
 
@@ -32,6 +35,9 @@ constexpr double kParameterTolerance = 1e-5;
 /// (resnet56 -> resnet20) and 1.1e-5 (wrn-40-2 -> shufflev1) on one thread, while the same step in float64
 /// lands 7e-6 from the float32 golden, so the golden itself carries about that much rounding. Every other
 /// after-step tensor matches to 1e-6..5e-6. The step runs on one intra-op thread (see checkPairGolden).
+/// Under OpenBLAS (each of its x86 kernels, 1 or 2 threads) resnet56 -> resnet20 stays under 1.6e-5 too
+/// (channels-last included); the keys of wrn-40-2 -> shufflev1 that do not are listed, with their measured
+/// tolerances, in rkd::illConditionedGoldenKeys (core/distill/golden_check.cpp).
 constexpr double kAfterStepTolerance = 2e-5;
 
 }  // namespace rkd

@@ -18,6 +18,9 @@ namespace {
 
 // data.pkl of a real network is a few MB at most; this only stops a hostile archive from claiming gigabytes.
 constexpr uint64_t kMaxPickleBytes = 256ull << 20;
+// A view with more elements than its storage repeats elements (zero strides: an expand()ed tensor), and is
+// materialised here: without a bound, a 400-byte file declaring a 3e9-element view of one float took 12 GB.
+constexpr int64_t kMaxRepeatedElements = int64_t(1) << 26;
 
 torch::ScalarType scalarType(pickle::DType t) {
   switch (t) {
@@ -262,6 +265,12 @@ torch::Tensor TorchSaveFile::tensor(const pickle::Value& v) {
     }
     if (last >= s.numel)
       m->damaged(where + " reaches element " + std::to_string(last) + " of a storage of " + std::to_string(s.numel));
+    if (numel > s.numel && numel > kMaxRepeatedElements)
+      m->refuse("has a tensor on storage '" + s.storageKey + "' that repeats its " + std::to_string(s.numel) +
+                    " elements to " + std::to_string(numel) + " (zero strides), more than the " +
+                    std::to_string(kMaxRepeatedElements) + " elements this reader expands a repeated storage to",
+                "save a copy of that tensor instead of the expanded view (tensor.clone()), or check that the file "
+                "is not damaged");
   }
   torch::Tensor storage = m->storage(s);
   if (numel == 0) return torch::empty(v.sizes, storage.options());

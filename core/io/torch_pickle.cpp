@@ -64,6 +64,9 @@ bool storageDType(const std::string& global, DType& out) {
 
 }  // namespace
 
+// Nested torch._tensor._rebuild_from_type_v2 calls followed (torch.save writes one).
+constexpr int kMaxRebuildWrappers = 4;
+
 class Parser {
  public:
   Parser(const char* data, size_t size, bool persistentIds, const Limits& limits)
@@ -214,8 +217,9 @@ class Parser {
     return t;
   }
 
-  // What a call of `callable` with `args` gives, without calling anything.
-  Value* reduce(Value* callable, Value* args) {
+  // What a call of `callable` with `args` gives, without calling anything. `wrapped`: how many
+  // _rebuild_from_type_v2 calls this one is inside.
+  Value* reduce(Value* callable, Value* args, int wrapped = 0) {
     if (callable->kind != Kind::Global) fail("REDUCE calls a " + describe(*callable) + ", not a class or function");
     if (args->kind != Kind::Tuple) fail("REDUCE arguments are a " + describe(*args) + ", not a tuple");
     const std::string& name = callable->s;
@@ -236,8 +240,15 @@ class Parser {
       return t;
     }
     if (name == "torch._tensor._rebuild_from_type_v2" && args->items.size() >= 3 &&
-        args->items[2]->kind == Kind::Tuple)
-      return reduce(args->items[0], args->items[2]);
+        args->items[2]->kind == Kind::Tuple) {
+      // torch.save wraps a tensor's rebuild call in this once (a tensor subclass, a Parameter). A chain of them
+      // is no real file, and following a long one at every REDUCE that names it let a 1.5 MB pickle keep the
+      // reader busy for minutes (10^5 links x 10^5 calls).
+      if (wrapped >= kMaxRebuildWrappers)
+        fail("_rebuild_from_type_v2 calls nested more than " + std::to_string(kMaxRebuildWrappers) +
+             " deep (torch.save nests one)");
+      return reduce(args->items[0], args->items[2], wrapped + 1);
+    }
     // LibTorch's own pickler (torch::pickle_save) tags typed containers and lists; the value is the argument.
     if ((name == "torch.jit._pickle.restore_type_tag" || name == "torch.jit._pickle.build_intlist" ||
          name == "torch.jit._pickle.build_doublelist" || name == "torch.jit._pickle.build_boollist" ||

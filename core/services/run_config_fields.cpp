@@ -486,6 +486,16 @@ RunConfig applyOverrides(const RunConfig& config, const std::vector<std::string>
     }
     // "7" for a string field stays a string; a number typed for a float field is fine.
     if (isString && !value.is_string()) value = text;
+    // Text kept as typed must be UTF-8, as JSON is: the config is written as JSON text (the run store, the plan
+    // a distributed run sends its workers), and nlohmann refuses to write other bytes (found by fuzz_config).
+    if (value.is_string()) {
+      try {
+        (void)value.dump();
+      } catch (const json::type_error&) {
+        throw InputError("--set: the value of '" + key + "' is not valid UTF-8 text",
+                         "type it in UTF-8 (check the terminal's character encoding)");
+      }
+    }
     json* node = &j;
     for (const auto& part : parts) {
       if (!node->is_object()) *node = json::object();  // an earlier override set this section to a non-object
