@@ -17,8 +17,7 @@
 
 #include <zlib.h>
 
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
+#include <stb/stb_image_write.h>  // implementation: stb_image_write_impl.cpp
 
 #include "core/common/errors.h"
 #include "core/data/augment.h"
@@ -118,6 +117,19 @@ bool contains(const std::string& hay, const std::string& needle) { return hay.fi
 #define VERIFY_CONTAINS(hay, needle)                                                                      \
   QVERIFY2(contains(hay, needle), qPrintable(QString::fromStdString("expected \"" + std::string(needle) + \
                                                                      "\" in: " + std::string(hay))))
+
+Bytes joined(const std::vector<Bytes>& parts) {
+  Bytes out;
+  for (const Bytes& part : parts)
+    for (uint8_t byte : part) out.push_back(byte);
+  return out;
+}
+
+// Leaves `byte` in this much of the stack below the caller, as earlier calls leave their locals behind.
+__attribute__((noinline)) void dirtyStack(uint8_t byte) {
+  volatile uint8_t area[256 * 1024];
+  for (size_t i = 0; i < sizeof area; ++i) area[i] = byte;
+}
 
 void writePng(const std::string& path, int w, int h, int comp, uint8_t base) {
   fs::create_directories(fs::path(path).parent_path());
@@ -395,28 +407,19 @@ class TestData : public QObject {
     QVERIFY(stbi_write_jpg((root + "/a/good.jpg").c_str(), 8, 8, 3, px.data(), 90));
     const Bytes good = readBytes(root + "/a/good.jpg");
     // DHT: length 19, class 1 slot 0, then 16 code counts of which two are 255: 510 codes.
-    const uint8_t head[] = {0xFF, 0xC4, 0x00, 0x13, 0x10, 0xFF, 0xFF};
-    Bytes table(21, 0);
-    std::copy(std::begin(head), std::end(head), table.begin());
-    Bytes bad(good.begin(), good.begin() + 2);  // SOI
-    bad.insert(bad.end(), table.begin(), table.end());
-    bad.insert(bad.end(), good.begin() + 2, good.end());
-    writeBytes(root + "/b/bad.jpg", bad);
+    const Bytes table{0xFF, 0xC4, 0x00, 0x13, 0x10, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    const Bytes soi(good.begin(), good.begin() + 2), rest(good.begin() + 2, good.end());
+    writeBytes(root + "/b/bad.jpg", joined({soi, table, rest}));
     std::string msg = errorOf([&] { rkd::readImageFolder(root); });
     VERIFY_CONTAINS(msg, root + "/b/bad.jpg");
     VERIFY_CONTAINS(msg, "declares 510 codes, more than the 256 a table holds");
     // stb also takes fill bytes (FF) before the start-of-image marker.
-    bad.insert(bad.begin(), {0xFF, 0xFF, 0xFF});
-    writeBytes(root + "/b/bad.jpg", bad);
+    writeBytes(root + "/b/bad.jpg", joined({{0xFF, 0xFF, 0xFF}, soi, table, rest}));
     msg = errorOf([&] { rkd::readImageFolder(root); });
     VERIFY_CONTAINS(msg, "declares 510 codes, more than the 256 a table holds");
 
-    Bytes app1{0xFF, 0xE1, 0x00, uint8_t(2 + table.size())};
-    app1.insert(app1.end(), table.begin(), table.end());
-    Bytes wrapped(good.begin(), good.begin() + 2);
-    wrapped.insert(wrapped.end(), app1.begin(), app1.end());
-    wrapped.insert(wrapped.end(), good.begin() + 2, good.end());
-    writeBytes(root + "/b/bad.jpg", wrapped);
+    const Bytes app1Head{0xFF, 0xE1, 0x00, uint8_t(2 + table.size())};
+    writeBytes(root + "/b/bad.jpg", joined({soi, app1Head, table, rest}));
     const auto d = rkd::readImageFolder(root);
     QCOMPARE(d.images.sizes().vec(), (std::vector<int64_t>{2, 3, 8, 8}));
     QVERIFY(d.images[0].equal(d.images[1]));
@@ -483,6 +486,40 @@ class TestData : public QObject {
     msg = errorOf([&] { rkd::readImageFolder(root, {8, 0, {}}); });
     VERIFY_CONTAINS(msg, root + "/b/huge.png");
     VERIFY_CONTAINS(msg, "is 16384x16384, more than the 67108864 pixels (8192 x 8192) this reader decodes");
+  }
+
+  // Found by tests/fuzz/fuzz_image: stb_image 2.27 does not check a palette PNG's pixels against its palette, and
+  // an index past the PLTE entries read uninitialised stack memory (a different image after other calls had
+  // left other bytes on the stack). Such pixels now read black, whatever the stack held.
+  void pngPaletteIndexPastThePaletteReadsBlack() {
+    auto root = rkdtest::tempDir("png-palette");
+    const auto chunk = [](const char* type, const Bytes& data) {
+      Bytes length, crc;
+      put32(length, uint32_t(data.size()));
+      const Bytes body = joined({Bytes(type, type + 4), data});
+      put32(crc, uint32_t(crc32(0, body.data(), uInt(body.size()))));
+      return joined({length, body, crc});
+    };
+    // 4 x 1, 8-bit palette of two entries (red, green); the pixels use indices 0, 1, 200 and 255.
+    const Bytes raw{0, 0, 1, 200, 255};  // filter byte, then the row
+    Bytes packed(compressBound(uLong(raw.size())));
+    uLongf packedSize = uLongf(packed.size());
+    QCOMPARE(compress(packed.data(), &packedSize, raw.data(), uLong(raw.size())), Z_OK);
+    packed.resize(packedSize);
+    const Bytes png = joined({{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'},
+                              chunk("IHDR", {0, 0, 0, 4, 0, 0, 0, 1, 8, 3, 0, 0, 0}),
+                              chunk("PLTE", {255, 0, 0, 0, 255, 0}), chunk("IDAT", packed), chunk("IEND", {})});
+    writeBytes(root + "/a/p.png", png);
+    writeBytes(root + "/b/p.png", png);
+    for (const uint8_t stackByte : {uint8_t(0x00), uint8_t(0xAB), uint8_t(0x5C)}) {
+      dirtyStack(stackByte);
+      const torch::Tensor images = rkd::readImageFolder(root).images;
+      QCOMPARE(images.sizes().vec(), (std::vector<int64_t>{2, 3, 1, 4}));
+      const torch::Tensor expected = torch::tensor({255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0}, torch::kUInt8);
+      for (int i = 0; i < 2; ++i)
+        QVERIFY2(images[i].flatten().equal(expected), (std::to_string(stackByte) + ": " +
+                                                       torch::str(images[i].flatten())).c_str());
+    }
   }
 
   void imageFolderErrors() {

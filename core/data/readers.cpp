@@ -184,12 +184,16 @@ std::string oversizedJpegHuffmanTable(const std::vector<uint8_t>& b) {
   return {};
 }
 
+bool isPng(const std::vector<uint8_t>& b) {
+  static const uint8_t signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  return b.size() >= 8 && std::equal(std::begin(signature), std::end(signature), b.begin());
+}
+
 /// stb_image 2.27 grows its buffer to a PNG chunk's declared length before it reads the chunk: a 98-byte file
 /// declaring a 1.5 GB IDAT allocated 1.5 GB (found by tests/fuzz/fuzz_image). Walks the chunks as stb does and
 /// returns the first that runs past the end of the file, as a message, or empty.
 std::string pngChunkPastTheEnd(const std::vector<uint8_t>& b) {
-  static const uint8_t signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (b.size() < 8 || !std::equal(std::begin(signature), std::end(signature), b.begin())) return {};
+  if (!isPng(b)) return {};
   for (size_t p = 8; p + 8 <= b.size();) {
     const uint64_t length = bigEndian32(&b[p]);
     const std::string type(reinterpret_cast<const char*>(&b[p + 4]), 4);
@@ -202,8 +206,27 @@ std::string pngChunkPastTheEnd(const std::vector<uint8_t>& b) {
   return {};
 }
 
+/// stb_image 2.27 does not check a palette PNG's pixels against its palette: an index past the PLTE entries read
+/// uninitialised stack memory, and one file decoded differently each time (found by tests/fuzz/fuzz_image).
+/// Every PLTE chunk is padded here to the 256 entries an index can name, with opaque black. Call after
+/// pngChunkPastTheEnd found every chunk inside the file.
+void padPngPalettes(std::vector<uint8_t>& b) {
+  if (!isPng(b)) return;
+  for (size_t p = 8; p + 8 <= b.size();) {
+    uint32_t length = bigEndian32(&b[p]);
+    const std::string type(reinterpret_cast<const char*>(&b[p + 4]), 4);
+    if (type == "IEND") break;
+    if (type == "PLTE" && length > 0 && length < 768 && length % 3 == 0) {  // other lengths stb refuses
+      b.insert(b.begin() + std::ptrdiff_t(p + 8 + length), 768 - length, 0);
+      length = 768;
+      for (int k = 0; k < 4; ++k) b[p + size_t(k)] = uint8_t(length >> (24 - 8 * k));
+    }
+    p += 12 + size_t(length);
+  }
+}
+
 /// An image file's bytes, refused when stb_image cannot be trusted with them (see oversizedJpegHuffmanTable and
-/// pngChunkPastTheEnd).
+/// pngChunkPastTheEnd), PNG palettes padded (padPngPalettes).
 std::vector<uint8_t> readImageBytes(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError("cannot open image " + file, "check the file's permissions");
@@ -214,6 +237,7 @@ std::vector<uint8_t> readImageBytes(const std::string& file) {
     throw InputError("unreadable image " + file + ": expected a PNG or JPEG image, " + bad +
                          " (a truncated or damaged file)",
                      "replace or remove the file");
+  padPngPalettes(bytes);
   if (bytes.size() > size_t(std::numeric_limits<int>::max()))
     throw InputError("image " + file + " is " + humanBytes(bytes.size()) + ", too large for the image decoder",
                      "use images under 2 GB");

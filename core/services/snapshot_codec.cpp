@@ -29,7 +29,10 @@ void putMap(std::string& out, const FeatureMap& m) {
   putU64(out, m.values.size());
   const size_t at = out.size();
   out.resize(at + 4 * m.values.size());
-  std::memcpy(out.data() + at, m.values.data(), 4 * m.values.size());  // little-endian hosts only (x86, ARM)
+  // An empty map (a level without attention) has no data(): memcpy from a null pointer is undefined even for 0
+  // bytes (UBSan, scripts/test --sanitize).
+  if (!m.values.empty())
+    std::memcpy(out.data() + at, m.values.data(), 4 * m.values.size());  // little-endian hosts only (x86, ARM)
 }
 
 struct Reader {
@@ -79,7 +82,7 @@ struct Reader {
     if (n != (dims ? product : 0)) fail("a map of shape with " + std::to_string(product) + " values holds " + std::to_string(n));
     if ((bytes.size() - at) / 4 < n) fail("cut short");
     m.values.resize(n);
-    std::memcpy(m.values.data(), bytes.data() + at, 4 * n);
+    if (n > 0) std::memcpy(m.values.data(), bytes.data() + at, 4 * n);  // none: values.data() is null
     at += 4 * n;
     return m;
   }
