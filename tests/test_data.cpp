@@ -458,9 +458,9 @@ class TestData : public QObject {
 #endif
   }
 
-  // Found by tests/fuzz/fuzz_image: stb_image allocates what a PNG declares before it reads it. A 98-byte file
-  // whose IDAT chunk declared 1.5 GB made it allocate 1.5 GB; a header declaring 16384 x 16384 made it
-  // allocate 256 MB for a file of a few bytes of pixels. Both are refused before stb decodes them.
+  // Found by tests/fuzz/fuzz_image: stb_image allocates what a PNG declares before it reads it, and a 98-byte
+  // file whose IDAT chunk declared 1.5 GB made it allocate 1.5 GB. A header declaring 16384 x 16384 for a few
+  // bytes of pixels is the same kind of file. Both are refused before stb decodes them.
   void pngDeclaringHugeSizesIsRefused() {
     auto root = rkdtest::tempDir("png-sizes");
     writePng(root + "/a/ok.png", 4, 3, 1, 0);

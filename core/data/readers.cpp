@@ -482,8 +482,8 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
         throw InputError("unreadable image " + f + ": expected a PNG or JPEG image, " +
                              std::string(stbi_failure_reason() ? stbi_failure_reason() : "decoding failed"),
                          "replace or remove the file");
-      // The decoder allocates what the header declares before it reads the pixels; a header of a few bytes may
-      // declare 32768 x 32768 (found by tests/fuzz/fuzz_image). Far above any size a network here trains on.
+      // The decoder allocates what the header declares before it reads the pixels, and a few header bytes can
+      // declare 16384 x 16384. Far above any size a network here trains on.
       if (int64_t(w) * h > kMaxImagePixels)
         throw InputError("image " + f + " is " + std::to_string(w) + "x" + std::to_string(h) + ", more than the " +
                              std::to_string(kMaxImagePixels) + " pixels (8192 x 8192) this reader decodes",
