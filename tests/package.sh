@@ -44,6 +44,12 @@ summary=$(head -n 1 <<<"$description")
 if grep -qiE 'built using CMake|created using CPack' <<<"$description"; then
   fail "the description is CPack's generic text: $description"
 fi
+# The description names the studio exactly when the package holds it (a REVIEWKD_GUI=OFF build has none).
+if [[ $with_studio == 1 ]]; then
+  grep -q 'reviewkd-studio, a Qt desktop studio' <<<"$description" || fail "the description does not name the studio: $description"
+elif grep -qE 'reviewkd-studio|Qt desktop studio' <<<"$description"; then
+  fail "this build has no studio, but the description offers one: $description"
+fi
 long_lines=$(tail -n +2 <<<"$description" | grep -c . || true)
 [[ $long_lines -ge 5 ]] || fail "the long description has $long_lines lines; expected a real one"
 depends=$(field Depends)

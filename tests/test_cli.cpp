@@ -294,6 +294,17 @@ class TestCli : public QObject {
     Result r = runCli({"--db", QString::fromStdString(m_db), "teacher", "--config", writeConfig("div.json", c)});
     QVERIFY2(r.code == 1, qPrintable(describe(r)));
     QVERIFY2(r.err.contains("diverged"), qPrintable(describe(r)));
+    // stdout's last status line and stderr say why once each; where both go to one place, it is said once.
+    QVERIFY2(r.out.count("loss became") == 1 && r.err.count("loss became") == 1, qPrintable(describe(r)));
+    const QString log = QString::fromStdString(m_dir) + "/div.log";
+    Result merged = rkdtest::runProgram("/bin/sh", {"-c", QString("\"$0\" --db \"$1\" teacher --config \"$2\" >\"$3\" 2>&1"),
+                                                    QString(REVIEWKD_CLI_PATH), QString::fromStdString(m_db),
+                                                    writeConfig("div.json", c), log});
+    QVERIFY2(merged.code == 1, qPrintable(describe(merged)));
+    QFile f(log);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QString both = QString::fromUtf8(f.readAll());
+    QVERIFY2(both.count("loss became") == 1 && both.contains("diverged: best top-1"), qPrintable(both));
   }
 
   // SIGTERM (what schedulers, torchrun and docker stop send) stops a run like Ctrl-C: the step in flight

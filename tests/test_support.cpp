@@ -70,8 +70,13 @@ int64_t countBatchNorms(torch::nn::Module& net) {
   return n;
 }
 
+// Qt Test cuts a failure message at about 1 kB, and a CLI's output starts with its progress and warnings: keep
+// each stream's end, where the error is, and say how much was left out.
 QString CliResult::describe() const {
-  return QString("exit %1\nstdout: %2\nstderr: %3").arg(code).arg(out, err);
+  auto tail = [](const QString& s, int keep) {
+    return s.size() <= keep ? s : QString("[%1 earlier characters left out] ").arg(s.size() - keep) + s.right(keep);
+  };
+  return QString("exit %1\nstdout: %2\nstderr: %3").arg(code).arg(tail(out, 250), tail(err, 550));
 }
 
 CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env, const QString& workDir) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
@@ -75,13 +77,22 @@ struct TrainArgs {
   int64_t epochs = 0;
 };
 
+// Whether two streams write to the same file, terminal or pipe.
+bool sameDestination(std::FILE* a, std::FILE* b) {
+  struct stat sa {}, sb {};
+  return ::fstat(fileno(a), &sa) == 0 && ::fstat(fileno(b), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int exitCodeFor(const RunOutcome& o) {
   if (o.status == RunStatus::Finished) return kSuccess;
   if (o.badInput) {
     std::fprintf(stderr, "error: %s\n", o.message.c_str());
     return kBadInput;
   }
-  std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(), o.message.c_str());
+  // The trainer's last status line ("run N failed: why") went to stdout. Scripts that keep only stderr need it
+  // there too, but a terminal (or 2>&1 into one file or pipe) would show it twice.
+  if (!sameDestination(stdout, stderr))
+    std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(), o.message.c_str());
   return kRunFailed;
 }
 

@@ -1,13 +1,11 @@
 // torch.save files (zip and legacy format, the pickle reader, the zip reader) through the functions users hit:
 // readStateDict (a teacher checkpoint, `reviewkd inspect`), then loadStateDict into a small network, and
 // readTensorFile (the studio's own checkpoints, `reviewkd parity`). Input: the file.
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cstdint>
 
 #include "core/common/errors.h"
-#include "core/common/logging.h"
 #include "core/io/checkpoint.h"
 #include "core/io/state_dict.h"
 #include "core/io/tensor_file.h"
@@ -26,8 +24,7 @@ torch::nn::Sequential& network() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  at::set_num_threads(1);
-  rkd::setLogLevel("off");
+  rkd::fuzz::quietSingleThreaded();
   network();
   return 0;
 }

@@ -1,17 +1,14 @@
 // CIFAR-10 and CIFAR-100 binary batches through readCifar10 / readCifar100 (test split), gzip included.
 // Input: one byte whose lowest bit chooses CIFAR-100 (1) or CIFAR-10 (0), then the batch file.
-#include <ATen/Parallel.h>
 
 #include <cstdint>
 
 #include "core/common/errors.h"
-#include "core/common/logging.h"
 #include "core/data/readers.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  at::set_num_threads(1);
-  rkd::setLogLevel("off");
+  rkd::fuzz::quietSingleThreaded();
   return 0;
 }
 

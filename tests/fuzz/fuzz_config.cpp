@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "core/common/errors.h"
-#include "core/common/logging.h"
 #include "core/services/run_config.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -29,7 +28,7 @@ void requireRoundTrip(const rkd::RunConfig& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::setLogLevel("off");
+  rkd::fuzz::quietSingleThreaded();
   return 0;
 }
 

@@ -1,19 +1,16 @@
 // IDX (MNIST, Fashion-MNIST) through readIdx, the reader of readMnistFolder, gzip included.
 // Input: a 4-byte little-endian length L, then the label file (L bytes), then the image file (the rest); an
 // input shorter than that is one label file and an empty image file.
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "core/common/errors.h"
-#include "core/common/logging.h"
 #include "core/data/readers.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  at::set_num_threads(1);
-  rkd::setLogLevel("off");
+  rkd::fuzz::quietSingleThreaded();
   return 0;
 }
 

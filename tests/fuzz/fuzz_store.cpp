@@ -6,12 +6,11 @@
 #include <string>
 
 #include "core/common/errors.h"
-#include "core/common/logging.h"
 #include "core/store/run_store.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::setLogLevel("off");
+  rkd::fuzz::quietSingleThreaded();
   return 0;
 }
 
