@@ -1,6 +1,7 @@
 // torch.save files (zip and legacy format, the pickle reader, the zip reader) through the functions users hit:
 // readStateDict (a teacher checkpoint, `reviewkd inspect`), then loadStateDict into a small network, and
 // readTensorFile (the studio's own checkpoints, `reviewkd parity`). Input: the file.
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -24,7 +25,8 @@ torch::nn::Sequential& network() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
+  at::set_num_threads(1);
   network();
   return 0;
 }

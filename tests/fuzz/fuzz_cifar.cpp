@@ -1,5 +1,6 @@
 // CIFAR-10 and CIFAR-100 binary batches through readCifar10 / readCifar100 (test split), gzip included.
 // Input: one byte whose lowest bit chooses CIFAR-100 (1) or CIFAR-10 (0), then the batch file.
+#include <ATen/Parallel.h>
 
 #include <cstdint>
 
@@ -8,7 +9,8 @@
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
+  at::set_num_threads(1);
   return 0;
 }
 

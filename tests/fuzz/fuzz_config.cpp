@@ -28,7 +28,7 @@ void requireRoundTrip(const rkd::RunConfig& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // IDX (MNIST, Fashion-MNIST) through readIdx, the reader of readMnistFolder, gzip included.
 // Input: a 4-byte little-endian length L, then the label file (L bytes), then the image file (the rest); an
 // input shorter than that is one label file and an empty image file.
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -10,7 +11,8 @@
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
+  at::set_num_threads(1);
   return 0;
 }
 

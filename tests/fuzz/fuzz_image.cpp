@@ -2,6 +2,7 @@
 // Input: one options byte (bits 0-1: image size 0 = as stored, 8, 32 or 1; bits 2-3: channels 0 = auto, 1, 3,
 // auto), then the image file. The image goes into two class folders (a classifier needs two classes), as
 // a/0.png and b/0.jpg: stb_image decides the format by the content, not the name.
+#include <ATen/Parallel.h>
 
 #include <cstdint>
 
@@ -10,7 +11,8 @@
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
+  at::set_num_threads(1);
   return 0;
 }
 

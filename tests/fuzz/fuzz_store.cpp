@@ -10,7 +10,7 @@
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  rkd::fuzz::quietSingleThreaded();
+  rkd::fuzz::quiet();
   return 0;
 }
 

@@ -11,18 +11,13 @@
 
 #include <unistd.h>
 
-#include <ATen/Parallel.h>
-
 #include "core/common/logging.h"
 
 namespace rkd::fuzz {
 
-/// What every target's LLVMFuzzerInitialize does: logging off (a reader's warnings on every input would be most
-/// of the run's time) and LibTorch's kernels on one thread (inputs are small; a pool per input only adds noise).
-inline void quietSingleThreaded() {
-  at::set_num_threads(1);
-  rkd::setLogLevel("off");
-}
+/// What every target's LLVMFuzzerInitialize does first: logging off (a reader's warnings on every input would
+/// be most of the run's time). The targets that link LibTorch also keep its kernels on one thread.
+inline void quiet() { rkd::setLogLevel("off"); }
 
 /// The process's scratch folder, made on first use and removed when the process exits normally (libFuzzer
 /// exits after -max_total_time or -runs; after a crash it stays, a few kB in /dev/shm or $TMPDIR).
