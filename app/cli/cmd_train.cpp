@@ -207,7 +207,11 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
       });
       if (teacherStopped) return exitCodeFor(*teacherStopped);
       std::vector<services::AblationResult> results;
-      for (auto& row : services::ablationRows(base)) results.push_back({row});
+      for (auto& row : services::ablationRows(base)) {
+        services::AblationResult r;
+        r.row = std::move(row);
+        results.push_back(std::move(r));
+      }
       int failed = 0;
       for (size_t i = 0; i < results.size(); ++i) {
         const services::AblationRow& row = results[i].row;
