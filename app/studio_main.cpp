@@ -52,6 +52,12 @@ int main(int argc, char** argv) {
 
   // --db, $REVIEWKD_DB, the store opened last time (File > Open run store), the XDG default: the CLI's order.
   QString storePath;
+  if (parser.isSet(db) && parser.value(db).isEmpty()) {
+    // An empty --db (an unset variable) must not open the user's real history.
+    std::fprintf(stderr, "reviewkd-studio: --db is empty: give the store file (--db FILE), or leave --db out for the "
+                         "default store\n");
+    return 2;
+  }
   try {
     const QString last = QSettings().value(QStringLiteral("store/path")).toString();
     storePath = QString::fromStdString(

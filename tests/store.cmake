@@ -14,3 +14,6 @@ endif()
 # and readers beside writer processes (store_writer_child is instrumented too).
 reviewkd_tsan_test(test_store readerThreadSeesWholeBatches recoveryDecidesInsideItsTransaction
   readerSeesConsistentDataWhileChildWrites killedWriterLeavesAnInterruptedRun deleteRefusesARunWithALiveWriter)
+# What the store enforces against a hostile or unlucky user: one row per metric point (and the migration that drops
+# a double resume's duplicates), the resume's claim, paths that are not stores, bounded text.
+reviewkd_core_test(NAME test_store_guards SOURCES test_store_guards.cpp LABELS core TIMEOUT 120)

@@ -51,43 +51,11 @@ class TestCli : public QObject {
     return data;
   }
 
-  RunConfig tinyTeacher(int epochs) {
-    RunConfig c = findPreset("quick").teacher;
-    c.name = "cli-teacher";
-    c.student = "resnet8";
-    c.data.kind = "mnist";
-    c.data.path = m_data;
-    c.data.perClass = 0;
-    c.data.cropPadding = 0;
-    c.optim.epochs = epochs;
-    c.optim.batchSize = 32;
-    c.optim.lr = 0.05;
-    c.threads = 1;
-    return c;
-  }
+  RunConfig tinyTeacher(int epochs) { return rkdtest::tinyMnistTeacher(m_data, epochs, "cli-teacher"); }
 
-  // Polls the store read-only (a child process writes it) until `ready` holds for the newest run whose name
-  // contains `name`; that run's id, or 0 after `timeoutMs`.
   int64_t waitForRun(const std::string& name, const std::function<bool(RunStore&, const RunSummary&)>& ready,
                      int pollMs, int timeoutMs = 240000, const std::string& db = {}) {
-    QElapsedTimer timer;
-    timer.start();
-    while (timer.elapsed() < timeoutMs) {
-      QTest::qWait(pollMs);
-      RunStoreOptions ro;
-      ro.readOnly = true;
-      ro.recoverInterrupted = false;
-      try {
-        RunStore reader(db.empty() ? m_db : db, ro);
-        RunFilter f;
-        f.text = name;
-        auto runs = reader.listRuns(f);
-        if (!runs.empty() && ready(reader, runs.front())) return runs.front().id;
-      } catch (const std::exception&) {
-        // the writer may still be creating the file
-      }
-    }
-    return 0;
+    return rkdtest::waitForRun(db.empty() ? m_db : db, name, ready, pollMs, timeoutMs);
   }
 
  private Q_SLOTS:
@@ -192,7 +160,8 @@ class TestCli : public QObject {
     Result e = runCli({"--db", db, "runs", "export-onnx", id, file});
     QVERIFY2(e.code == 0 && e.out.contains("resnet8") && e.out.contains("1x1x28x28"), qPrintable(describe(e)));
     QVERIFY(QFileInfo(file).size() > 1000);
-    Result dynamic = runCli({"--db", db, "runs", "export-onnx", id, file, "--last", "--batch", "dynamic"});
+    // The same file again: replaced only with --force (issue 20).
+    Result dynamic = runCli({"--db", db, "runs", "export-onnx", id, file, "--last", "--batch", "dynamic", "--force"});
     QVERIFY2(dynamic.code == 0 && dynamic.out.contains("Nx1x28x28"), qPrintable(describe(dynamic)));
     Result unknown = runCli({"--db", db, "runs", "export-onnx", "424242", file});
     QVERIFY2(unknown.code == 2 && unknown.err.contains("424242"), qPrintable(describe(unknown)));

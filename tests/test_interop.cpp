@@ -219,7 +219,7 @@ class TestInterop : public QObject {
       services::RunHistory store(m_db);
       std::string checkpoint;
       if (which == "student-export") {
-        const auto exported = store.exportWeights(run, stem + ".pt", /*best=*/true);
+        const auto exported = store.exportWeights(run, stem + ".pt", /*best=*/true, /*replace=*/true);
         QVERIFY2(exported.ok, exported.error.c_str());
         QCOMPARE(QString::fromStdString(exported.arch), QString::fromStdString(arch));
         file = stem + ".pt";

@@ -341,14 +341,17 @@ class TestServices : public QObject {
     QCOMPARE(out.str(), expected);
 
     const std::string file = dir + "/out.csv";
-    history.writeCsv({a}, file);
+    QVERIFY(!history.writeCsv({a}, file, /*replace=*/false));  // nothing was there to replace
     std::ifstream in(file);
     std::stringstream content;
     content << in.rdbuf();
     QCOMPARE(content.str(), std::string("run_id,run_name,epoch,step,key,value\n") + std::to_string(a) +
                                 ",plain,0,0,loss,0.5\n" + std::to_string(a) + ",plain,0,1,loss,0.25\n" +
                                 std::to_string(a) + ",plain,0,-1,top1,12.5\n");
-    QVERIFY(userErrorOf([&] { history.writeCsv({a}, dir + "/no/such/dir/out.csv"); }).find("out.csv") != std::string::npos);
+    QVERIFY(userErrorOf([&] { history.writeCsv({a}, dir + "/no/such/dir/out.csv", false); }).find("out.csv") != std::string::npos);
+    // An existing file is refused without `replace` and left as it was; with it, replaced and said so.
+    QVERIFY(userErrorOf([&] { history.writeCsv({a}, file, false); }).find("already exists") != std::string::npos);
+    QVERIFY(history.writeCsv({a}, file, /*replace=*/true));
     std::ostringstream sink;
     QVERIFY(userErrorOf([&] { history.writeCsv({a, 5555}, sink); }).find("5555") != std::string::npos);
   }

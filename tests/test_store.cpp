@@ -46,26 +46,7 @@ rkd::RunRecord makeRun(const std::string& name, const std::string& teacher = "re
   return r;
 }
 
-/// Runs one SQL statement on its own connection (outside the store) and returns the first column of the first row.
-std::string rawQuery(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return "<open failed>";
-  }
-  sqlite3_stmt* st = nullptr;
-  std::string out;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    else if (rc != SQLITE_ROW && rc != SQLITE_DONE) out = std::string("<error ") + sqlite3_errmsg(db) + ">";
-  } else {
-    out = std::string("<error ") + sqlite3_errmsg(db) + ">";
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
+using rkdtest::rawQuery;
 
 /// Expects fn to throw a UserError whose message contains every needle; returns the error's full text.
 template <typename Fn>
@@ -535,7 +516,8 @@ class TestStore : public QObject {
 
     // Back to schema 2, with a path recorded the old way ("sub/checkpoints/run-1/last.pt" from the folder above).
     QCOMPARE(rawQuery(path, "DROP TABLE store_info"), std::string());
-    QCOMPARE(rawQuery(path, "DELETE FROM schema_version WHERE version = 3"), std::string());
+    QCOMPARE(rawQuery(path, "DELETE FROM schema_version WHERE version >= 3"), std::string());
+    QCOMPARE(rawQuery(path, "DROP INDEX metrics_point"), std::string());
     QCOMPARE(rawQuery(path, "UPDATE checkpoints SET path = 'sub/checkpoints/run-" + std::to_string(id) +
                                 "/last.pt' WHERE kind = 'last'"),
              std::string());
@@ -548,7 +530,7 @@ class TestStore : public QObject {
       expectUserError([&] { rkd::RunStore reader(path, ro); }, {"schema version 2", "read-only"});
     }
     rkd::RunStore upgraded(path);
-    QCOMPARE(upgraded.schemaVersion(), 3);
+    QCOMPARE(upgraded.schemaVersion(), rkd::RunStore::latestSchemaVersion());
     QCOMPARE(upgraded.storeId().size(), size_t(32));
     QVERIFY(upgraded.storeId() != firstId);
     QCOMPARE(QString::fromStdString(upgraded.checkpointPath(id, rkd::CheckpointKind::Last)), QString::fromStdString(legacy.string()));

@@ -376,6 +376,10 @@ class TestStudio : public QObject {
     QFile f(csvPath);
     QVERIFY(f.open(QIODevice::ReadOnly));
     QCOMPARE(f.readAll().count('\n'), 9);  // header + 8 rows
+    // A device or a folder is never replaced by the table (QSaveFile would rename its temporary file over it).
+    QVERIFY(!a->exportMarkdown(QStringLiteral("/dev/full")));
+    QVERIFY(QFileInfo(QStringLiteral("/dev/full")).exists() && !QFileInfo(QStringLiteral("/dev/full")).isFile());
+    QVERIFY(!a->exportCsv(rkdtest::guiTempDir(QStringLiteral("ablation"))));
   }
 
   // A run that cannot start on the worker thread (here: a CUDA device this machine lacks) ends as a failed job
@@ -416,6 +420,31 @@ class TestStudio : public QObject {
     QCOMPARE(runs.size(), size_t(1));
     QVERIFY2(runs.front().status == rkd::RunStatus::Stopped, rkd::toString(runs.front().status).c_str());
     QVERIFY(!check.checkpointPath(runs.front().id, rkd::CheckpointKind::Last).empty());
+  }
+
+  // A store that cannot be opened (here a file that is no SQLite database) is said where a run starts: Start and
+  // Resume are disabled with the reason in their tool tips and the message line, the live view and the status bar
+  // say it too, not only History. Opening a good store clears it.
+  void aStoreThatCannotBeOpenedIsSaidWhereRunsStart() {
+    const QString dir = rkdtest::guiTempDir(QStringLiteral("malformed"));
+    const QString bad = dir + "/runs.sqlite";
+    {
+      QFile f(bad);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(QByteArray("not a database: a text file saved where the run store should be\n").repeated(20));
+    }
+    QSettings settings(dir + "/s.ini", QSettings::IniFormat);
+    MainWindow window(bad, &settings, false);
+    ExperimentPanel* p = window.experimentPanel();
+    QVERIFY(!p->startButton()->isEnabled());
+    QVERIFY2(p->startButton()->toolTip().contains(QStringLiteral("cannot be opened")), qPrintable(p->startButton()->toolTip()));
+    QVERIFY2(p->messageLabel()->text().contains(bad), qPrintable(p->messageLabel()->text()));
+    QVERIFY2(window.liveView()->statusLabel()->text().contains(QStringLiteral("cannot be opened")),
+             qPrintable(window.liveView()->statusLabel()->text()));
+    window.openStore(dir + "/good.sqlite");
+    QVERIFY(p->startButton()->isEnabled());
+    QVERIFY(p->startButton()->toolTip().isEmpty());
+    QVERIFY(p->storeProblem().isEmpty());
   }
 
   void settingsComeBackAtTheNextStart() {

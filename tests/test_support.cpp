@@ -1,8 +1,14 @@
 #include "test_support.h"
 
+#include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QProcess>
+#include <QThread>
+
+#include <sqlite3.h>
 
 #include "core/io/tensor_check.h"
+#include "core/services/catalog.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -81,6 +87,64 @@ QString CliResult::describe() const {
 
 CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env, const QString& workDir) {
   return runProgram(QString(REVIEWKD_CLI_PATH), args, timeoutMs, env, workDir);
+}
+
+rkd::RunConfig tinyMnistTeacher(const std::string& dataDir, int epochs, const std::string& name) {
+  rkd::RunConfig c = rkd::findPreset("quick").teacher;
+  c.name = name;
+  c.student = "resnet8";
+  c.data.kind = "mnist";
+  c.data.path = dataDir;
+  c.data.perClass = 0;
+  c.data.cropPadding = 0;
+  c.optim.epochs = epochs;
+  c.optim.batchSize = 32;
+  c.optim.lr = 0.05;
+  c.threads = 1;
+  return c;
+}
+
+int64_t waitForRun(const std::string& db, const std::string& name,
+                   const std::function<bool(rkd::RunStore&, const rkd::RunSummary&)>& ready, int pollMs, int timeoutMs) {
+  QElapsedTimer timer;
+  timer.start();
+  while (timer.elapsed() < timeoutMs) {
+    QThread::msleep(static_cast<unsigned long>(pollMs));
+    QCoreApplication::processEvents();
+    rkd::RunStoreOptions ro;
+    ro.readOnly = true;
+    ro.recoverInterrupted = false;
+    try {
+      rkd::RunStore reader(db, ro);
+      rkd::RunFilter f;
+      f.text = name;
+      auto runs = reader.listRuns(f);
+      if (!runs.empty() && ready(reader, runs.front())) return runs.front().id;
+    } catch (const std::exception&) {
+      // the writer may still be creating the file
+    }
+  }
+  return 0;
+}
+
+std::string rawQuery(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return "<open failed>";
+  }
+  sqlite3_stmt* st = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE) out = std::string("<error ") + sqlite3_errmsg(db) + ">";
+  } else {
+    out = std::string("<error ") + sqlite3_errmsg(db) + ">";
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
 }
 
 CliResult runProgram(const QString& program, const QStringList& args, int timeoutMs, const QProcessEnvironment* env,

@@ -8,7 +8,11 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "core/io/tensor_file.h"
+#include "core/services/run_config.h"
+#include "core/store/run_store.h"
 
 namespace rkdtest {
 
@@ -39,6 +43,17 @@ struct CliResult {
 /// (default: this process's); `workDir`: its working directory (default: this process's).
 CliResult runCli(const QStringList& args, int timeoutMs = 600000, const QProcessEnvironment* env = nullptr,
                  const QString& workDir = {});
+/// The quick preset's teacher shrunk for a CLI test: resnet8 on the synthetic MNIST at `dataDir`, all its images,
+/// no crop, batch 32, lr 0.05, one thread, `epochs` epochs, named `name`.
+rkd::RunConfig tinyMnistTeacher(const std::string& dataDir, int epochs, const std::string& name);
+/// Polls the store at `db` read-only (a child process writes it) every `pollMs` until `ready` holds for the newest
+/// run whose name contains `name`; that run's id, or 0 after `timeoutMs`.
+int64_t waitForRun(const std::string& db, const std::string& name,
+                   const std::function<bool(rkd::RunStore&, const rkd::RunSummary&)>& ready, int pollMs,
+                   int timeoutMs = 240000);
+/// Runs one SQL statement on a connection of its own (outside the store): the first column of the first row, ""
+/// when none, "<error ...>" when SQLite refused it.
+std::string rawQuery(const std::string& path, const std::string& sql);
 /// The same for any program (e.g. the CLI under setpriv or a shell that sets a ulimit first).
 CliResult runProgram(const QString& program, const QStringList& args, int timeoutMs = 600000,
                      const QProcessEnvironment* env = nullptr, const QString& workDir = {});

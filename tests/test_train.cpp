@@ -197,13 +197,22 @@ class TestTrain : public QObject {
     for (const auto& [name, t] : wa) QVERIFY2(torch::equal(t, wb.at(name)), name.c_str());
   }
 
+  // A stop at each kind of position resumes exactly: after an epoch's evaluation, mid-epoch, on an epoch's last step
+  // (trained, not yet evaluated: the checkpoint's step_in_epoch equals the steps per epoch, which resume once
+  // refused as "damaged"), and on an epoch's first step.
   void resumeEquivalence_data() {
     QTest::addColumn<int>("stopAtStep");
-    QTest::newRow("stop after epoch 1") << -1;
-    QTest::newRow("stop mid-epoch (step 3)") << 3;
+    QTest::addColumn<int>("stopEpoch");
+    QTest::addColumn<int>("stopStepInEpoch");  // -1: the epoch's last step
+    QTest::newRow("stop after epoch 1") << -1 << -1 << 0;
+    QTest::newRow("stop mid-epoch (step 3)") << 3 << -1 << 0;
+    QTest::newRow("stop on epoch 1's last step") << -1 << 0 << -1;
+    QTest::newRow("stop on epoch 2's first step") << -1 << 1 << 0;
   }
   void resumeEquivalence() {
     QFETCH(int, stopAtStep);
+    QFETCH(int, stopEpoch);
+    QFETCH(int, stopStepInEpoch);
     QVERIFY(m_teacherRun > 0);
     RunStore store(m_db);
     RunConfig c = tinyConfig(m_data, false);
@@ -215,7 +224,17 @@ class TestTrain : public QObject {
 
     StopFlag stop{false};
     TrainerCallbacks cb;
-    if (stopAtStep < 0)
+    int64_t stoppedAtStepInEpoch = -1, stepsPerEpoch = 0;
+    if (stopEpoch >= 0)
+      cb.onStep = [&](const StepProgress& p) {
+        stepsPerEpoch = p.stepsPerEpoch;
+        const int64_t wanted = stopStepInEpoch < 0 ? p.stepsPerEpoch - 1 : stopStepInEpoch;
+        if (p.epoch == stopEpoch && p.stepInEpoch == wanted && !stop) {
+          stop = true;
+          stoppedAtStepInEpoch = p.stepInEpoch;
+        }
+      };
+    else if (stopAtStep < 0)
       cb.onEpoch = [&](const EpochProgress& e) {
         if (e.epoch == 0) stop = true;
       };
@@ -227,6 +246,13 @@ class TestTrain : public QObject {
     RunOutcome b = stopping.start(c);
     QCOMPARE(QString::fromStdString(b.statusText()), QString("stopped"));
     QCOMPARE(QString::fromStdString(toString(store.getRun(b.runId)->status)), QString("stopped"));
+    if (stopEpoch >= 0) {
+      QVERIFY(stepsPerEpoch > 1);  // the first and the last step are different steps
+      QCOMPARE(stoppedAtStepInEpoch, stopStepInEpoch < 0 ? stepsPerEpoch - 1 : int64_t(stopStepInEpoch));
+      // The stop message names the position: the step count done in that epoch.
+      const std::string at = "epoch " + std::to_string(stopEpoch) + ", step " + std::to_string(stoppedAtStepInEpoch + 1);
+      QVERIFY2(b.message.find(at) != std::string::npos, b.message.c_str());
+    }
     Trainer resuming(store);
     RunOutcome b2 = resuming.resume(b.runId);
     QCOMPARE(QString::fromStdString(b2.statusText()), QString("finished"));
@@ -248,6 +274,31 @@ class TestTrain : public QObject {
     QVERIFY2(worst <= 1e-6, qPrintable(QString("largest difference %1 in %2").arg(worst).arg(worstName.c_str())));
     QCOMPARE(store.getRun(b.runId)->epochsDone, 2);
     QCOMPARE(store.metrics(b.runId, "test/top1").size(), size_t(2));
+  }
+
+  // A stop asked for while the data and networks load (a SIGTERM then) ends the call as a stop during training
+  // does, before anything is recorded: no run is created, and a resume leaves its run as it was.
+  void aStopWhileLoadingRecordsNothing() {
+    QVERIFY(m_teacherRun > 0);
+    RunStore store(m_db);
+    const size_t runsBefore = store.listRuns({}).size();
+    StopFlag stop{true};
+    Trainer trainer(store, {}, &stop);
+    RunConfig c = tinyConfig(m_data, true);
+    c.name = "stopped-while-loading";
+    const RunOutcome o = trainer.start(c);
+    QCOMPARE(QString::fromStdString(o.statusText()), QString("stopped"));
+    QCOMPARE(o.runId, int64_t(0));
+    QVERIFY2(o.message.find("while loading") != std::string::npos, o.message.c_str());
+    QCOMPARE(store.listRuns({}).size(), runsBefore);
+
+    const auto before = store.getRun(m_teacherRun);
+    const RunOutcome r = trainer.resume(m_teacherRun, before->epochsDone + 1);
+    QCOMPARE(QString::fromStdString(r.statusText()), QString("stopped"));
+    const auto after = store.getRun(m_teacherRun);
+    QCOMPARE(toString(after->status), toString(before->status));
+    QCOMPARE(after->epochsDone, before->epochsDone);
+    QCOMPARE(after->config.dump(), before->config.dump());
   }
 
   void divergenceStopsTheRun_data() {

@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QFileInfo>
 #include <QSaveFile>
 #include <QSplitter>
 #include <QTableWidget>
@@ -22,6 +23,13 @@ namespace rkd::gui {
 namespace {
 
 bool writeText(const QString& path, const QString& text, QString* error) {
+  // QSaveFile renames a temporary file over the destination: a device, a FIFO or a folder there would be replaced.
+  const QFileInfo existing(path);
+  if (existing.exists() && !existing.isFile()) {
+    *error = QStringLiteral("%1 exists and is not a regular file (a folder, a device or a FIFO); it is never replaced")
+                 .arg(path);
+    return false;
+  }
   QSaveFile f(path);
   if (!f.open(QIODevice::WriteOnly | QIODevice::Text)) {
     *error = f.errorString();

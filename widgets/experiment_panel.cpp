@@ -243,10 +243,19 @@ void ExperimentPanel::updateEnabledState() {
   m_training->updateEnabled(editable);
   m_preset->setEnabled(editable);
   m_name->setEnabled(editable);
-  m_start->setEnabled(editable);
+  const bool storeOk = m_storeProblem.isEmpty();
+  m_start->setEnabled(editable && storeOk);
+  m_start->setToolTip(storeOk ? QString() : m_storeProblem);
   m_stop->setEnabled(m_running);
-  m_resume->setEnabled(editable && m_resumeRun->count() > 0);
+  m_resume->setEnabled(editable && storeOk && m_resumeRun->count() > 0);
+  m_resume->setToolTip(storeOk ? QString() : m_storeProblem);
   m_resumeRun->setEnabled(editable);
+}
+
+void ExperimentPanel::setStoreProblem(const QString& problem) {
+  m_storeProblem = problem;
+  if (!problem.isEmpty()) setMessage(problem, true);
+  updateEnabledState();
 }
 
 void ExperimentPanel::setRunning(bool running) {

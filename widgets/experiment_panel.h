@@ -69,6 +69,10 @@ class ExperimentPanel : public QWidget {
 
   /// While a job runs: Start and the form are disabled, Stop enabled.
   void setRunning(bool running);
+  /// Why runs cannot be recorded in the open run store ("" when they can): Start and Resume are disabled, their
+  /// tool tips and the message line say why and what to do.
+  void setStoreProblem(const QString& problem);
+  QString storeProblem() const { return m_storeProblem; }
 
   /// Last dataset check (ok false with the reader's message when it failed).
   const rkd::services::DatasetReport& datasetReport() const;
@@ -142,6 +146,7 @@ class ExperimentPanel : public QWidget {
   std::shared_ptr<rkd::services::RunHistory> m_history;
   bool m_filling = false;  // setConfig in progress: no per-field reactions
   bool m_running = false;
+  QString m_storeProblem;
 
   ExperimentChecks* m_checks = nullptr;
   QComboBox* m_preset = nullptr;

@@ -297,9 +297,17 @@ void HistoryPanel::setStorePath(const QString& path) {
   m_store.reset();
   m_storePath = path;
   m_signature = 0;
+  m_openError.clear();
   if (!path.isEmpty()) {
-    m_status->attempt(QStringLiteral("Opening the run store %1").arg(path),
-                      [&] { m_store = std::make_shared<services::RunHistory>(path.toStdString()); });
+    try {
+      m_store = std::make_shared<services::RunHistory>(path.toStdString());
+    } catch (const UserError& e) {
+      m_openError = QString::fromStdString(e.full());
+    } catch (const std::exception& e) {
+      m_openError = QString::fromUtf8(e.what());
+    }
+    if (!m_openError.isEmpty())
+      m_status->showMessage(QStringLiteral("Opening the run store %1: %2").arg(path, m_openError), true);
   }
   refresh();
   if (m_store) m_status->showMessage(QStringLiteral("Store: %1").arg(path));

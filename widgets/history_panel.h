@@ -47,6 +47,8 @@ class HistoryPanel : public QWidget {
   QString storePath() const;
   /// The open store (shared with the experiment panel's run pickers); null when none could be opened.
   std::shared_ptr<rkd::services::RunHistory> history() const { return m_store; }
+  /// Why the store of setStorePath could not be opened ("" when it is open, or no path was given).
+  QString openError() const { return m_openError; }
   /// Every tag of the store, as of the last refresh.
   QStringList allTags() const { return m_allTags; }
 
@@ -148,6 +150,7 @@ class HistoryPanel : public QWidget {
 
   std::shared_ptr<rkd::services::RunHistory> m_store;
   QString m_storePath;
+  QString m_openError;
   bool m_interactive = true;
   bool m_restoring = false;
   bool m_columnsSized = false;

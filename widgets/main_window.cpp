@@ -454,6 +454,24 @@ void MainWindow::openStore(const QString& path) {
   m_experiment->setHistory(m_history->history());
   m_job->setHistory(m_history->history());
   m_storeLabel->setText(tr("Run store: %1").arg(path));
+  // A store that cannot be opened, or only for reading, is said where a run starts (the experiment panel, beside
+  // Start), in the live view and in the status bar, not only in History.
+  QString problem;
+  if (const auto store = m_history->history(); !store)
+    problem = tr("The run store %1 cannot be opened, so no run can be recorded: %2 Open another store with File > "
+                 "Open run store.")
+                  .arg(path, m_history->openError());
+  else if (store->readOnly())
+    problem = tr("The run store %1 is open for reading only (this user may not write it, or the disk is full), so no "
+                 "run can be recorded in it. Open another store with File > Open run store.")
+                  .arg(path);
+  m_experiment->setStoreProblem(problem);
+  m_storeLabel->setStyleSheet(problem.isEmpty() ? QString() : QStringLiteral("color: #b00020;"));
+  m_storeLabel->setToolTip(problem);
+  if (!problem.isEmpty()) {
+    m_live->setStatus(problem);
+    showMessage(problem, true);
+  }
   m_settings->setValue(QStringLiteral("store/path"), path);
   updateTitle();
 }

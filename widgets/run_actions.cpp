@@ -5,6 +5,7 @@
 #include <QClipboard>
 #include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QInputDialog>
 #include <QMessageBox>
 #include <QWidget>
@@ -114,8 +115,15 @@ void RunActions::updateEnabled() {
 // --- exports ------------------------------------------------------------------------------------------------
 
 QString RunActions::askSavePath(const QString& title, const QString& suggestion, const QString& filter, const QString& suffix) {
+  // The dialog asks before it lets the user pick an existing file; a suffix added here names another file, so
+  // replacing that one is asked here. Every path this returns may be replaced.
   QString path = QFileDialog::getSaveFileName(m_panel, title, suggestion, filter);
-  if (!path.isEmpty() && !path.contains(QLatin1Char('.'))) path += suffix;
+  if (!path.isEmpty() && !path.contains(QLatin1Char('.'))) {
+    path += suffix;
+    if (QFileInfo::exists(path) &&
+        QMessageBox::question(m_panel, title, QStringLiteral("%1 already exists. Replace it?").arg(path)) != QMessageBox::Yes)
+      return {};
+  }
   return path;
 }
 
@@ -134,7 +142,7 @@ bool RunActions::exportSelectionCsv(const QString& path) {
     m_status->showMessage(QStringLiteral("No file name given for the CSV export"), true);
     return false;
   }
-  if (!m_status->attempt(QStringLiteral("Exporting CSV"), [&] { store->writeCsv(ids, path.toStdString()); })) return false;
+  if (!m_status->attempt(QStringLiteral("Exporting CSV"), [&] { store->writeCsv(ids, path.toStdString(), /*replace=*/true); })) return false;
   m_status->showMessage(QStringLiteral("Exported the metrics of %1 to %2").arg(runCount(static_cast<int>(ids.size())), path));
   return true;
 }
@@ -153,7 +161,7 @@ void RunActions::exportCsvWithDialog() {
 bool RunActions::exportWeights(int64_t runId, const QString& path, bool best) {
   const auto store = m_panel->history();
   if (!store) return false;
-  const services::WeightsExport e = store->exportWeights(runId, path.toStdString(), best);  // never throws
+  const services::WeightsExport e = store->exportWeights(runId, path.toStdString(), best, /*replace=*/true);  // never throws
   if (!e.ok) {
     m_status->showMessage(QStringLiteral("Exporting the weights of run %1: %2").arg(runId).arg(qs(e.error)), true);
     return false;
@@ -181,7 +189,7 @@ bool RunActions::exportOnnx(int64_t runId, const QString& path, bool best) {
   const auto store = m_panel->history();
   if (!store) return false;
   QApplication::setOverrideCursor(Qt::WaitCursor);  // traces the network: up to a few seconds for the largest
-  const services::OnnxExport e = store->exportOnnx(runId, path.toStdString(), best);  // never throws
+  const services::OnnxExport e = store->exportOnnx(runId, path.toStdString(), best, 1, /*replace=*/true);  // never throws
   QApplication::restoreOverrideCursor();
   if (!e.ok) {
     m_status->showMessage(QStringLiteral("Exporting run %1 as ONNX: %2").arg(runId).arg(qs(e.error)), true);

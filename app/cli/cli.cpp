@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
+#include "app/cli/table_cell.h"
 #include "core/common/errors.h"
 #include "core/common/logging.h"
 #include "core/services/run_history.h"
@@ -29,24 +30,30 @@ int run(int argc, char** argv) {
   addTrainCommands(app, command, global);
   addRunsCommand(app, command, global);
   addInspectCommand(app, command);
-  addLaunchCommand(app, command);
+  addLaunchCommand(app, command, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kSuccess : kBadInput;
   }
+  global.dbGiven = app.count("--db") > 0;
+  global.logLevelGiven = app.count("--log-level") > 0;
   try {
+    // An empty --db (an unset variable: --db "$STORE") must not fall back to the user's real history.
+    if (global.dbGiven && global.db.empty())
+      throw InputError("--db is empty", "give the store file (--db FILE), or leave --db out for the default store");
     setLogLevel(global.logLevel);
     return command.action ? command.action() : kBadInput;
   } catch (const InputError& e) {
-    std::cerr << "error: " << e.full() << "\n";
+    // Messages quote file names, keys and values from files: printed escaped (terminalText).
+    std::cerr << "error: " << terminalText(e.full(), true) << "\n";
     return kBadInput;
   } catch (const UserError& e) {
-    std::cerr << "error: " << e.full() << "\n";
+    std::cerr << "error: " << terminalText(e.full(), true) << "\n";
     return kRunFailed;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << withoutStackTrace(e.what()) << "\n";
+    std::cerr << "error: " << terminalText(withoutStackTrace(e.what()), true) << "\n";
     return kRunFailed;
   }
 }

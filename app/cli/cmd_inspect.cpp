@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
+#include "app/cli/table_cell.h"
+// Key names, layouts and values come from the file: every line is printed through terminalText.
 #include "core/common/errors.h"
 #include "core/services/inspect.h"
 
@@ -32,18 +34,18 @@ void addInspectCommand(CLI::App& app, Command& command) {
     command.action = [a] {
       const services::CheckpointSummary s = services::summarizeCheckpoint(a->file);
       if (!s.readable) throw InputError(s.error);
-      std::printf("file:       %s\n", a->file.c_str());
-      std::printf("format:     %s\n", s.format.c_str());
+      std::printf("file:       %s\n", terminalText(a->file).c_str());
+      std::printf("format:     %s\n", terminalText(s.format).c_str());
       std::printf("weights:    %lld tensors, %lld values, %s%s\n", static_cast<long long>(s.entries),
-                  static_cast<long long>(s.parameters), s.layout.c_str(),
+                  static_cast<long long>(s.parameters), terminalText(s.layout).c_str(),
                   s.strippedModulePrefix ? ", 'module.' prefix removed" : "");
-      for (const auto& c : s.conversions) std::printf("converted:  %s\n", c.c_str());
-      for (const auto& i : s.ignored) std::printf("not loaded: %s\n", i.c_str());
+      for (const auto& c : s.conversions) std::printf("converted:  %s\n", terminalText(c).c_str());
+      for (const auto& i : s.ignored) std::printf("not loaded: %s\n", terminalText(i).c_str());
       if (!s.fitArch.empty()) {
-        std::printf("fits:       %s\n", s.fits.front().c_str());
+        std::printf("fits:       %s\n", terminalText(s.fits.front()).c_str());
       } else {
         std::printf("fits:       no network of the zoo exactly\n");
-        for (const auto& f : s.fits) std::printf("closest:    %s\n", f.c_str());
+        for (const auto& f : s.fits) std::printf("closest:    %s\n", terminalText(f).c_str());
       }
       if (!a->arch.empty()) {
         services::DataShape shape;
@@ -52,8 +54,8 @@ void addInspectCommand(CLI::App& app, Command& command) {
         shape.height = shape.width = 32;
         const services::ImportReport r =
             services::inspectCheckpoint(a->file, a->arch, shape, a->channels > 0 ? std::to_string(a->channels) : "auto");
-        std::printf("\nagainst %s (%lld classes, %lld input channels):\n%s\n", a->arch.c_str(),
-                    static_cast<long long>(shape.classes), static_cast<long long>(r.channels), r.describe().c_str());
+        std::printf("\nagainst %s (%lld classes, %lld input channels):\n%s\n", terminalText(a->arch).c_str(),
+                    static_cast<long long>(shape.classes), static_cast<long long>(r.channels), terminalText(r.describe(), true).c_str());
         return r.complete() ? kSuccess : kBadInput;
       }
       return s.fitArch.empty() ? kBadInput : kSuccess;

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,7 +179,54 @@ int launchWorkers(const LaunchArgs& a) {
   return code;
 }
 
-void addLaunchCommand(CLI::App& app, Command& command) {
+namespace {
+
+// The value of a global option at args[i] ("--db F" or "--db=F"), advancing i past it; nullopt when args[i] is not
+// that option.
+std::optional<std::string> globalOptionAt(const std::vector<std::string>& args, size_t& i, const std::string& name) {
+  if (args[i] == name) {
+    if (i + 1 >= args.size())
+      throw InputError("launch: '" + name + "' after -- has no value", "e.g. -- " + name + " VALUE train ...");
+    i += 2;
+    return args[i - 1];
+  }
+  if (args[i].rfind(name + "=", 0) == 0) return args[i++].substr(name.size() + 1);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> workerCommand(const GlobalOptions& global, const std::vector<std::string>& command) {
+  // The global options the command after -- gives itself, and its subcommand.
+  std::optional<std::string> db, logLevel;
+  size_t i = 0;
+  while (i < command.size()) {
+    if (auto v = globalOptionAt(command, i, "--db")) db = v;
+    else if (auto l = globalOptionAt(command, i, "--log-level")) logLevel = l;
+    else break;
+  }
+  if (i < command.size() && command[i] == "launch")
+    throw InputError("launch: the command after -- is another launch, which would start every worker's job again "
+                     "(each job trained twice or more)",
+                     "give the training command itself: reviewkd launch --nproc-per-node N -- train ...");
+  // Options given before `launch` reach every worker; the same option after -- with another value is a contradiction.
+  std::vector<std::string> prefix;
+  const auto forward = [&](const char* name, const std::optional<std::string>& outer, const std::optional<std::string>& inner) {
+    if (!outer) return;
+    if (inner && *inner != *outer)
+      throw InputError(std::string("launch: ") + name + " is given twice, '" + *outer + "' before launch and '" + *inner +
+                           "' after --",
+                       std::string("give it once: reviewkd ") + name + " VALUE launch ... -- train ...");
+    if (!inner) prefix.insert(prefix.end(), {name, *outer});
+  };
+  forward("--db", global.dbGiven ? std::optional<std::string>(global.db) : std::nullopt, db);
+  forward("--log-level", global.logLevelGiven ? std::optional<std::string>(global.logLevel) : std::nullopt, logLevel);
+  std::vector<std::string> out = prefix;
+  out.insert(out.end(), command.begin(), command.end());
+  return out;
+}
+
+void addLaunchCommand(CLI::App& app, Command& command, const GlobalOptions& global) {
   auto a = std::make_shared<LaunchArgs>();
   auto* sub = app.add_subcommand(
       "launch", "start the local workers of a distributed run, as torchrun does: reviewkd launch "
@@ -196,7 +244,13 @@ void addLaunchCommand(CLI::App& app, Command& command) {
                   "seconds a worker waits for the others before the job ends (REVIEWKD_DIST_TIMEOUT, default 300)")
       ->check(CLI::Range(1, 7 * 24 * 3600));
   sub->add_option("command", a->command, "the reviewkd command every worker runs, after --")->required();
-  sub->callback([&command, a] { command.action = [a] { return launchWorkers(*a); }; });
+  sub->callback([&command, &global, a] {
+    command.action = [&global, a] {
+      LaunchArgs args = *a;
+      args.command = workerCommand(global, a->command);
+      return launchWorkers(args);
+    };
+  });
 }
 
 }  // namespace rkd::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
+#include "app/cli/table_cell.h"
 #include "app/cli/loaded_blas.h"
 #include "core/train/device.h"
 #include "core/common/errors.h"
@@ -25,7 +26,8 @@ struct ParityArgs {
 };
 
 int printChecks(const std::string& title, const torch::Device& device, const std::vector<TensorCheck>& checks) {
-  std::printf("%s\n", title.c_str());
+  // The title names the file, and the keys and details come from it: printed through terminalText.
+  std::printf("%s\n", terminalText(title).c_str());
   // The BLAS changes the last bits of every product (tests/parity.sh checks this line against the BLAS it pins).
   if (device.is_cpu()) std::printf("BLAS: %s\n", loadedBlasText().c_str());
   std::printf("  %-44s %12s %10s  %s\n", "tensor", "rel. error", "tolerance", "result");
@@ -38,8 +40,8 @@ int printChecks(const std::string& title, const torch::Device& device, const std
       if (it == reasons.end()) it = reasons.insert(reasons.end(), c.relaxedBecause);
       mark = " [" + std::to_string(it - reasons.begin() + 1) + "]";
     }
-    std::printf("  %-44s %12.3e %10.0e  %s%s%s%s\n", c.name.c_str(), c.error, c.tolerance, c.passed() ? "ok" : "FAIL",
-                mark.c_str(), c.detail.empty() ? "" : "  ", c.detail.c_str());
+    std::printf("  %-44s %12.3e %10.0e  %s%s%s%s\n", terminalText(c.name).c_str(), c.error, c.tolerance,
+                c.passed() ? "ok" : "FAIL", mark.c_str(), c.detail.empty() ? "" : "  ", terminalText(c.detail).c_str());
     if (!c.passed()) ++failed;
   }
   for (size_t i = 0; i < reasons.size(); ++i)

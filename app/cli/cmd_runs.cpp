@@ -1,5 +1,6 @@
 // `reviewkd runs list|show|export|weights|export-onnx|delete|tag|note`: the run history in the store.
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -8,6 +9,7 @@
 #include "app/cli/table_cell.h"
 #include "app/cli/progress_printer.h"
 #include "core/common/errors.h"
+#include "core/common/files.h"
 #include "core/services/run_history.h"
 
 namespace rkd::cli {
@@ -25,8 +27,12 @@ struct RunsArgs {
   std::string note;
   std::string weightsFile;
   bool last = false;
+  bool force = false;
   std::string batch = "1";
 };
+
+// What an export says when --force replaced a file that was there.
+const char* replacedText(bool replaced) { return replaced ? " (replaced the file that was there)" : ""; }
 
 std::string dateText(int64_t unixMs) {
   std::time_t t = static_cast<std::time_t>(unixMs / 1000);
@@ -86,7 +92,24 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   list->add_option("--limit", a->limit, "at most this many")->check(CLI::NonNegativeNumber);
   list->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      const std::string path = global.storePath();
+      if (fileKind(path) == FileKind::Missing) {
+        // Listing reads: it never makes a store (nor its folder) where there is none. A path through a file is
+        // no store path at all.
+        for (std::filesystem::path up = std::filesystem::path(path).parent_path(); !up.empty(); up = up.parent_path()) {
+          const FileKind kind = fileKind(up.string());
+          if (kind == FileKind::Missing && up != up.parent_path()) continue;
+          if (kind != FileKind::Directory)
+            throw InputError("'" + path + "' is no store path: '" + up.string() + "' is " + describeFileKind(kind) +
+                                 ", not a folder",
+                             "give a store file in a folder (--db FILE)");
+          break;
+        }
+        std::printf("0 runs: no run store at %s yet (the first reviewkd train or teacher run makes it)\n",
+                    terminalText(path).c_str());
+        return kSuccess;
+      }
+      services::RunHistory store(path, /*mustExist=*/true);
       RunFilter f;
       f.text = a->text;
       if (!a->status.empty()) f.status = runStatusFromString(a->status);
@@ -112,7 +135,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
                     dateText(r.startedAt).c_str(),
                     tableCell(tags, displayWidth(tags)).c_str());
       }
-      std::printf("%zu runs in %s\n", rows.size(), store.path().c_str());
+      std::printf("%zu runs in %s\n", rows.size(), terminalText(store.path()).c_str());
       return kSuccess;
     };
   });
@@ -121,14 +144,16 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   show->add_option("run", a->run, "run id")->required();
   show->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
       RunRecord r = requireRun(store, a->run);
-      std::printf("run %lld: %s\n", static_cast<long long>(r.id), r.name.c_str());
-      std::printf("  kind %s, method %s, status %s%s\n", toString(r.kind).c_str(), r.method.c_str(),
-                  toString(r.status).c_str(), r.message.empty() ? "" : (" (" + r.message + ")").c_str());
-      std::printf("  %s%s%s on %s, device %s, seed %lld, build %s\n", r.teacherArch.c_str(),
-                  r.teacherArch.empty() ? "" : " -> ", r.studentArch.c_str(), r.dataset.c_str(), r.device.c_str(),
-                  static_cast<long long>(r.seed), r.buildVersion.c_str());
+      // Everything below comes from the store, and so from whoever wrote it: printed through terminalText.
+      const auto t = [](const std::string& text) { return terminalText(text); };
+      std::printf("run %lld: %s\n", static_cast<long long>(r.id), t(r.name).c_str());
+      std::printf("  kind %s, method %s, status %s%s\n", toString(r.kind).c_str(), t(r.method).c_str(),
+                  toString(r.status).c_str(), r.message.empty() ? "" : (" (" + terminalText(r.message, true) + ")").c_str());
+      std::printf("  %s%s%s on %s, device %s, seed %lld, build %s\n", t(r.teacherArch).c_str(),
+                  r.teacherArch.empty() ? "" : " -> ", t(r.studentArch).c_str(), t(r.dataset).c_str(), t(r.device).c_str(),
+                  static_cast<long long>(r.seed), t(r.buildVersion).c_str());
       if (r.teacherRun) std::printf("  teacher run %lld\n", static_cast<long long>(*r.teacherRun));
       std::printf("  started %s%s, %d epochs done, best top-1 %s, last top-1 %s\n", dateText(r.startedAt).c_str(),
                   r.endedAt ? (", ended " + dateText(*r.endedAt)).c_str() : "", r.epochsDone,
@@ -144,19 +169,21 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
       auto classes = store.classAccuracy(r.id);
       if (!classes.empty()) {
         std::printf("  per-class top-1 (last evaluation):");
-        for (const auto& c : classes) std::printf(" %s %.1f;", c.className.c_str(), c.accuracy);
+        for (const auto& c : classes) std::printf(" %s %.1f;", t(c.className).c_str(), c.accuracy);
         std::printf("\n");
       }
       for (const auto& c : store.checkpoints(r.id))
-        std::printf("  checkpoint %-5s epoch %d: %s\n", toString(c.kind).c_str(), c.epoch + 1, c.path.c_str());
+        std::printf("  checkpoint %-5s epoch %d: %s\n", toString(c.kind).c_str(), c.epoch + 1, t(c.path).c_str());
       auto tags = store.tags(r.id);
       if (!tags.empty()) {
         std::printf("  tags:");
-        for (const auto& t : tags) std::printf(" %s", t.c_str());
+        for (const auto& tagText : tags) std::printf(" %s", t(tagText).c_str());
         std::printf("\n");
       }
-      for (const auto& n : store.notes(r.id)) std::printf("  note (%s): %s\n", dateText(n.createdAt).c_str(), n.text.c_str());
-      std::printf("  config: %s\n", r.config.dump().c_str());
+      for (const auto& n : store.notes(r.id))
+        std::printf("  note (%s): %s\n", dateText(n.createdAt).c_str(), t(n.text).c_str());
+      std::printf("  config: %s\n",
+                  t(r.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
       return kSuccess;
     };
   });
@@ -164,15 +191,16 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   auto* exp = runs->add_subcommand("export", "write the metrics of runs as CSV");
   exp->add_option("--csv", a->csv, "output file ('-' = standard output)")->required();
   exp->add_option("runs", a->runs, "run ids")->required();
+  exp->add_flag("--force", a->force, "replace FILE when it exists (a regular file; anything else is refused)");
   exp->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
       for (int64_t id : a->runs) requireRun(store, id);
       if (a->csv == "-")
         store.writeCsv(a->runs, std::cout);
       else {
-        store.writeCsv(a->runs, a->csv);
-        std::printf("wrote %s\n", a->csv.c_str());
+        const bool replaced = store.writeCsv(a->runs, a->csv, a->force);
+        std::printf("wrote %s%s\n", terminalText(a->csv).c_str(), replacedText(replaced));
       }
       return kSuccess;
     };
@@ -183,16 +211,19 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   weights->add_option("run", a->run, "run id")->required();
   weights->add_option("file", a->weightsFile, "output file (.pt)")->required();
   weights->add_flag("--last", a->last, "the last checkpoint instead of the best");
+  weights->add_flag("--force", a->force, "replace FILE when it exists (a regular file; anything else is refused)");
   weights->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
-      const services::WeightsExport e = store.exportWeights(a->run, a->weightsFile, !a->last);
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
+      requireRun(store, a->run);  // an unknown run is said first, before anything about the file
+      const services::WeightsExport e = store.exportWeights(a->run, a->weightsFile, !a->last, a->force);
       if (!e.ok) {
-        std::fprintf(stderr, "error: %s\n", e.error.c_str());
+        std::fprintf(stderr, "error: %s\n", terminalText(e.error, true).c_str());
         return kBadInput;
       }
-      std::printf("wrote %s: %lld tensors of %s from %s\n", a->weightsFile.c_str(), static_cast<long long>(e.entries),
-                  e.arch.c_str(), e.source.c_str());
+      std::printf("wrote %s%s: %lld tensors of %s from %s\n", terminalText(a->weightsFile).c_str(),
+                  replacedText(e.replaced), static_cast<long long>(e.entries), e.arch.c_str(),
+                  terminalText(e.source).c_str());
       return kSuccess;
     };
   });
@@ -203,18 +234,21 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   onnx->add_option("file", a->weightsFile, "output file (.onnx)")->required();
   onnx->add_flag("--last", a->last, "the last checkpoint instead of the best");
   onnx->add_option("--batch", a->batch, "batch size of the input: a positive integer, or 'dynamic' (default 1)");
+  onnx->add_flag("--force", a->force, "replace FILE when it exists (a regular file; anything else is refused)");
   onnx->callback([&command, &global, a] {
     command.action = [&global, a] {
       const int64_t batch = onnxBatch(a->batch);
-      services::RunHistory store(global.storePath());
-      const services::OnnxExport e = store.exportOnnx(a->run, a->weightsFile, !a->last, batch);
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
+      requireRun(store, a->run);
+      const services::OnnxExport e = store.exportOnnx(a->run, a->weightsFile, !a->last, batch, a->force);
       if (!e.ok) {
         std::fprintf(stderr, "error: exporting run %lld to %s: %s\n", static_cast<long long>(a->run),
-                     a->weightsFile.c_str(), e.error.c_str());
+                     terminalText(a->weightsFile).c_str(), terminalText(e.error, true).c_str());
         return kBadInput;
       }
       const std::string batchText = e.inputShape.front() < 0 ? "N" : std::to_string(e.inputShape.front());
-      std::printf("wrote %s: %s from %s\n", a->weightsFile.c_str(), e.arch.c_str(), e.source.c_str());
+      std::printf("wrote %s%s: %s from %s\n", terminalText(a->weightsFile).c_str(), replacedText(e.replaced),
+                  e.arch.c_str(), terminalText(e.source).c_str());
       std::printf("  input 'input' %s float (normalised as in training), output 'logits' %sx%lld\n",
                   e.inputShapeText().c_str(), batchText.c_str(), static_cast<long long>(e.outputShape.back()));
       std::printf("  %lld nodes (%s), %lld BatchNorms folded into convolutions\n", static_cast<long long>(e.nodes),
@@ -223,15 +257,15 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
     };
   });
 
-  auto* del = runs->add_subcommand("delete", "delete a run and its metrics (checkpoint files are kept)");
+  auto* del = runs->add_subcommand("delete", "delete a run: its records, metrics and its folder of checkpoint files");
   del->add_option("run", a->run, "run id")->required();
   del->add_flag("--yes", a->yes, "do not ask");
   del->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
       RunRecord r = requireRun(store, a->run);
       if (!a->yes) {
-        std::printf("delete run %lld (%s)? [y/N] ", static_cast<long long>(r.id), r.name.c_str());
+        std::printf("delete run %lld (%s)? [y/N] ", static_cast<long long>(r.id), terminalText(r.name).c_str());
         std::fflush(stdout);
         std::string answer;
         if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
@@ -251,11 +285,11 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   tag->add_flag("--remove", a->remove, "remove the tag instead");
   tag->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
       requireRun(store, a->run);
       if (a->remove) {
         if (!store.removeTag(a->run, a->tagValue))
-          throw InputError("run " + std::to_string(a->run) + " has no tag '" + a->tagValue + "'", "see: reviewkd runs show " + std::to_string(a->run));
+          throw InputError("run " + std::to_string(a->run) + " has no tag '" + terminalText(a->tagValue) + "'", "see: reviewkd runs show " + std::to_string(a->run));
       } else {
         store.addTag(a->run, a->tagValue);
       }
@@ -268,7 +302,7 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
   note->add_option("text", a->note, "note text")->required();
   note->callback([&command, &global, a] {
     command.action = [&global, a] {
-      services::RunHistory store(global.storePath());
+      services::RunHistory store(global.storePath(), /*mustExist=*/true);
       requireRun(store, a->run);
       store.addNote(a->run, a->note);
       return kSuccess;

@@ -11,6 +11,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/progress_printer.h"
+#include "app/cli/table_cell.h"
 #include "core/common/errors.h"
 #include "core/services/ablation_study.h"
 #include "core/services/catalog.h"
@@ -86,13 +87,16 @@ bool sameDestination(std::FILE* a, std::FILE* b) {
 int exitCodeFor(const RunOutcome& o) {
   if (o.status == RunStatus::Finished) return kSuccess;
   if (o.badInput) {
-    std::fprintf(stderr, "error: %s\n", o.message.c_str());
+    std::fprintf(stderr, "error: %s\n", terminalText(o.message, true).c_str());
     return kBadInput;
   }
   // The trainer's last status line ("run N failed: why") went to stdout. Scripts that keep only stderr need it
   // there too, but a terminal (or 2>&1 into one file or pipe) would show it twice.
-  if (!sameDestination(stdout, stderr))
-    std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(), o.message.c_str());
+  if (o.runId == 0)  // nothing was recorded (e.g. stopped while loading): no status line went to stdout
+    std::fprintf(stderr, "%s: %s\n", o.statusText().c_str(), terminalText(o.message, true).c_str());
+  else if (!sameDestination(stdout, stderr))
+    std::fprintf(stderr, "run %lld %s: %s\n", static_cast<long long>(o.runId), o.statusText().c_str(),
+                 terminalText(o.message, true).c_str());
   return kRunFailed;
 }
 
@@ -215,7 +219,7 @@ void addTrainCommands(CLI::App& app, Command& command, const GlobalOptions& glob
       int failed = 0;
       for (size_t i = 0; i < results.size(); ++i) {
         const services::AblationRow& row = results[i].row;
-        std::printf("\n[%zu/%zu] %s: %s\n", i + 1, results.size(), row.label.c_str(), row.config.summary().c_str());
+        std::printf("\n[%zu/%zu] %s: %s\n", i + 1, results.size(), row.label.c_str(), terminalText(row.config.summary()).c_str());
         const RunOutcome o =
             runWithProgress(service, [&](const TrainerCallbacks& cb) { return service.start(row.config, cb); });
         results[i].runId = o.runId;

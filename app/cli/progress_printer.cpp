@@ -1,4 +1,5 @@
 #include "app/cli/progress_printer.h"
+#include "app/cli/table_cell.h"
 
 #include <chrono>
 #include <cmath>
@@ -79,7 +80,8 @@ void ProgressPrinter::epoch(const EpochProgress& e) {
 
 void ProgressPrinter::status(const std::string& s) {
   clearLine();
-  std::printf("%s\n", s.c_str());
+  // Status lines quote run names, paths and messages: escaped, newlines kept.
+  std::printf("%s\n", terminalText(s, true).c_str());
   std::fflush(stdout);
 }
 

@@ -60,6 +60,13 @@ std::vector<Glyph> glyphs(const std::string& text) {
       ++i;
       continue;
     }
+    if ((code >= 0x80 && code <= 0x9F) || (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069)) {
+      char buf[12];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(code));
+      out.push_back({buf, 6});
+      i += static_cast<size_t>(length);
+      continue;
+    }
     out.push_back({text.substr(i, static_cast<size_t>(length)), widthOf(code)});
     i += static_cast<size_t>(length);
   }
@@ -67,6 +74,13 @@ std::vector<Glyph> glyphs(const std::string& text) {
 }
 
 }  // namespace
+
+std::string terminalText(const std::string& text, bool keepNewlines) {
+  std::string out;
+  out.reserve(text.size());
+  for (const auto& g : glyphs(text)) out += keepNewlines && g.bytes == "\\n" ? std::string("\n") : g.bytes;
+  return out;
+}
 
 int displayWidth(const std::string& text) {
   int w = 0;

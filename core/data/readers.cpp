@@ -24,6 +24,7 @@
 #include <stb/stb_image.h>
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
 #include "core/common/logging.h"
 
 namespace rkd {
@@ -259,8 +260,7 @@ const std::vector<std::string>& cifar10ClassNames() {
 }
 
 std::vector<uint8_t> readMaybeGzip(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw InputError(path + " does not exist or is not a file", "check the path");
+  requireRegularFile(path, "data file");  // a FIFO or a device would block or never end
   unsigned char magic[2] = {0, 0};
   {
     std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -430,6 +430,36 @@ TensorDataset readCifar100(const std::string& path, bool train) {
   return cifarDataset(pixels, labels, 100, names, train ? "cifar100/train" : "cifar100/test", file);
 }
 
+namespace {
+
+// What a folder entry is, through its links; an entry the reader cannot follow (a loop of links, a link to
+// nothing, one it may not reach) is refused, naming the entry and the folder.
+FileKind entryKind(const fs::directory_entry& entry, const std::string& folder) {
+  std::string error;
+  const FileKind kind = fileKind(entry.path().string(), &error);
+  const std::string where = "image folder " + folder + ": '" + entry.path().string() + "'";
+  if (kind == FileKind::SymlinkLoop)
+    throw InputError(where + " is a loop of symbolic links", "remove the link, or point it at a folder or an image");
+  if (kind == FileKind::Missing)
+    throw InputError(where + " is a symbolic link to nothing", "remove the link, or point it at a folder or an image");
+  if (kind == FileKind::Unreachable) throw InputError(where + " cannot be reached: " + error, "check its permissions");
+  return kind;
+}
+
+// The entries of a folder; a folder that cannot be listed is refused with the system's reason.
+std::vector<fs::directory_entry> listFolder(const fs::path& folder, const std::string& root) {
+  std::error_code ec;
+  std::vector<fs::directory_entry> out;
+  fs::directory_iterator it(folder, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) out.push_back(*it);
+  if (ec)
+    throw InputError("image folder " + root + ": cannot list '" + folder.string() + "': " + ec.message(),
+                     "check the folder's permissions");
+  return out;
+}
+
+}  // namespace
+
 TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(root, ec))
@@ -441,8 +471,9 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
     throw InputError("image folder size must be 0 (keep) or 1..4096, found " + std::to_string(options.imageSize));
 
   std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator(root, ec))
-    if (entry.is_directory() && !isHidden(entry.path())) found.push_back(entry.path().filename().string());
+  for (const auto& entry : listFolder(root, root))
+    if (!isHidden(entry.path()) && entryKind(entry, root) == FileKind::Directory)
+      found.push_back(entry.path().filename().string());
   std::sort(found.begin(), found.end());
   if (found.empty())
     throw InputError("image folder " + root + ": expected one sub-folder per class, found none",
@@ -467,9 +498,16 @@ TensorDataset readImageFolder(const std::string& root, const ImageFolderOptions&
                        "use the same class folders in train/ and test/");
     const int64_t label = it - classNames.begin();
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(fs::path(root) / cls, ec))
-      if (entry.is_regular_file() && isImageFile(entry.path()) && !isHidden(entry.path()))
-        files.push_back(entry.path().string());
+    for (const auto& entry : listFolder(fs::path(root) / cls, root)) {
+      if (!isImageFile(entry.path()) || isHidden(entry.path())) continue;
+      // An image's name on a FIFO, a device or a folder is refused: opening a FIFO would block for ever.
+      const FileKind kind = entryKind(entry, root);
+      if (kind != FileKind::Regular)
+        throw InputError("image folder " + root + ": '" + entry.path().string() + "' is " + describeFileKind(kind) +
+                             ", not an image file",
+                         "remove it, or replace it with the image");
+      files.push_back(entry.path().string());
+    }
     std::sort(files.begin(), files.end());
     if (files.empty())
       throw InputError("class folder " + (fs::path(root) / cls).string() +

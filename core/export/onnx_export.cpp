@@ -574,6 +574,7 @@ OnnxExportReport exportOnnx(const Backbone& net, int64_t imageSize, const std::s
   if (options.opset < 13 || options.opset > 17)
     throw InputError("ONNX export opset must be 13..17, got " + std::to_string(options.opset), "use opset 13");
   if (imageSize < 1) throw InputError("ONNX export image size must be positive, got " + std::to_string(imageSize));
+  checkWriteDestination(path, options.existing);  // before the work: a device, a FIFO or a folder is refused
 
   torch::NoGradGuard noGrad;
   // An eval-mode copy with the foldable BatchNorms folded (a network that is already fused is used as it is).
@@ -614,7 +615,7 @@ OnnxExportReport exportOnnx(const Backbone& net, int64_t imageSize, const std::s
   std::string bytes;
   if (!model.model().SerializeToString(&bytes))
     throw std::runtime_error("ONNX export of " + o.arch + ": the model could not be serialised (over 2 GB?)");
-  writeFileAtomically(path, bytes.data(), bytes.size());
+  writeFileAtomically(path, bytes.data(), bytes.size(), options.existing);
 
   report.opCounts = model.opCounts();
   report.nodes = model.model().graph().node_size();

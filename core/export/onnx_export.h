@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/files.h"
 #include "core/models/backbone.h"
 
 namespace rkd {
@@ -16,6 +17,8 @@ struct OnnxExportOptions {
   int64_t batch = 1;          ///< fixed batch size of the graph input (ignored when dynamicBatch)
   bool dynamicBatch = false;  ///< the input's first dimension is the symbol "batch" instead of a number
   int64_t opset = 13;         ///< ONNX operator set, 13..17
+  /// A regular file already at the path: replaced, or refused (a user's export without --force).
+  ExistingFile existing = ExistingFile::Replace;
 };
 
 /// What exportOnnx wrote.

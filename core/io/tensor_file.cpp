@@ -58,11 +58,11 @@ TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skip
   return out;
 }
 
-void writeTensorFile(const std::string& path, const TensorMap& tensors) {
+void writeTensorFile(const std::string& path, const TensorMap& tensors, ExistingFile existing) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  writeFileAtomically(path, bytes.data(), bytes.size());
+  writeFileAtomically(path, bytes.data(), bytes.size(), existing);
 }
 
 TensorMap withPrefix(const TensorMap& all, const std::string& prefix) {

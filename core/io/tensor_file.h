@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "core/common/files.h"
+
 namespace rkd {
 
 /// Ordered name -> tensor map (a flat PyTorch state dict).
@@ -18,7 +20,8 @@ TensorMap readTensorFile(const std::string& path, std::vector<std::string>* skip
 
 /// Writes a flat dict name -> tensor in the zip format that Python's torch.load reads. Atomic: writes a
 /// temporary file beside `path`, then renames. Tensors are moved to the CPU and made contiguous.
-void writeTensorFile(const std::string& path, const TensorMap& tensors);
+/// `existing`: what happens to a regular file already at `path` (anything else there is refused).
+void writeTensorFile(const std::string& path, const TensorMap& tensors, ExistingFile existing = ExistingFile::Replace);
 
 /// The entries of `all` whose names start with `prefix`, with the prefix removed.
 TensorMap withPrefix(const TensorMap& all, const std::string& prefix);

@@ -7,6 +7,7 @@
 
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
 #include "core/io/zip_reader.h"
 
 namespace rkd {
@@ -192,10 +193,8 @@ struct TorchSaveFile::Impl {
 
 TorchSaveFile::TorchSaveFile(const std::string& path) : m(std::make_unique<Impl>()) {
   m->path = path;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw InputError("checkpoint file '" + path + "' does not exist", "check the path");
-  if (fs::is_directory(path, ec))
-    throw InputError("'" + path + "' is a directory, not a checkpoint file", "give the path of a .pt/.pth file");
+  // Before anything opens it: a FIFO would block the open, a device would be read without end.
+  requireRegularFile(path, "checkpoint file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot open checkpoint file '" + path + "'", "check its permissions");
   char head[512] = {};

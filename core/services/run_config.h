@@ -10,6 +10,25 @@
 
 namespace rkd {
 
+/// Bounds on what enters through a config (README, "Reliability", lists them with their reasons). Each one is far
+/// above any real use and far below what would make the store, an export or the studio's memory grow without end.
+namespace limits {
+/// A config file: every field of a config written out is about 1.5 kB; the lists are bounded below.
+inline constexpr int64_t kConfigFileBytes = 1 << 20;
+/// A run name: one line of the history table and of every CSV row; a longer text is a note, not a name.
+inline constexpr size_t kNameBytes = 256;
+/// A path (data.path, teacher.checkpoint): Linux's PATH_MAX.
+inline constexpr size_t kPathBytes = 4096;
+/// Any other text field (a network name, a mode, a device): the longest valid value is under 32 characters.
+inline constexpr size_t kWordBytes = 64;
+/// optim.milestones: a step schedule drops the rate a few times (the recipe: 3); 64 drops would be a new schedule.
+inline constexpr size_t kMilestones = 64;
+/// data.mean and data.std: one value per input channel (1 or 3).
+inline constexpr size_t kChannelValues = 3;
+/// review.pyramid: HCL's pooled sizes (the recipe: [4, 2, 1]); a 64x64 level has at most 7 halvings.
+inline constexpr size_t kPyramidLevels = 8;
+}  // namespace limits
+
 /// Where the frozen teacher of a distillation run comes from.
 struct TeacherSource {
   std::string arch;            ///< zoo name
@@ -95,7 +114,8 @@ nlohmann::json toJson(const RunConfig& config);
 /// Strict: unknown fields and wrong types are errors naming the field path (e.g. "optim.lr"). `source` names
 /// the file or preset in messages. Missing fields keep their defaults. Validates the result.
 RunConfig runConfigFromJson(const nlohmann::json& json, const std::string& source);
-/// Reads a JSON config file (errors name the file, line and column of a syntax error).
+/// Reads a JSON config file (errors name the file, line and column of a syntax error). Refuses anything but a
+/// regular file (a FIFO would block) and a file over limits::kConfigFileBytes before parsing it.
 RunConfig loadRunConfig(const std::string& path);
 /// Applies `key=value` overrides with dotted paths ("optim.epochs=5", "review.abf=false"); the value is
 /// parsed as JSON when it is valid JSON, else taken as a string. Unknown keys are errors listing the keys.

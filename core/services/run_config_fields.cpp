@@ -5,6 +5,7 @@
 #include <set>
 #include <limits>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <variant>
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
 #include "core/services/config_text.h"
 #include "core/services/run_config.h"
 
@@ -345,6 +347,33 @@ void RunConfig::validate() const {
   using R = ReviewConfig;
   using O = OptimConfig;
   using C = RunConfig;
+  // Sizes first: a message below quotes the value, and a value of megabytes is no message.
+  const auto bounded = [](const std::string& value, size_t most, const std::string& field, const char* why) {
+    if (value.size() > most)
+      throw InputError("config field '" + field + "' is " + std::to_string(value.size()) + " bytes long, over the " +
+                           std::to_string(most) + " allowed (" + why + ")",
+                       "shorten it");
+  };
+  bounded(name, limits::kNameBytes, pathOf(&C::name), "a name is one line of the history");
+  bounded(data.path, limits::kPathBytes, pathOf(&D::path), "Linux's longest path");
+  bounded(teacher.checkpoint, limits::kPathBytes, pathOf(&T::checkpoint), "Linux's longest path");
+  for (const auto& [value, field] : {std::pair{&kind, pathOf(&C::kind)}, {&method, pathOf(&C::method)},
+                                     {&student, pathOf(&C::student)}, {&teacher.arch, pathOf(&T::arch)},
+                                     {&teacher.mode, pathOf(&T::mode)}, {&data.kind, pathOf(&D::kind)},
+                                     {&data.flip, pathOf(&D::flip)}, {&data.channels, pathOf(&D::channels)},
+                                     {&optim.schedule, pathOf(&O::schedule)}, {&device, pathOf(&C::device)},
+                                     {&channelsLast, pathOf(&C::channelsLast)}})
+    bounded(*value, limits::kWordBytes, field, "every allowed value is shorter");
+  const auto counted = [](size_t count, size_t most, const std::string& field, const char* why) {
+    if (count > most)
+      throw InputError("config field '" + field + "' has " + std::to_string(count) + " values, over the " +
+                           std::to_string(most) + " allowed (" + why + ")",
+                       "give at most " + std::to_string(most));
+  };
+  counted(optim.milestones.size(), limits::kMilestones, pathOf(&O::milestones), "a step schedule drops the rate a few times");
+  counted(data.mean.size(), limits::kChannelValues, pathOf(&D::mean), "one value per input channel");
+  counted(data.std.size(), limits::kChannelValues, pathOf(&D::std), "one value per input channel");
+  counted(review.pyramid.size(), limits::kPyramidLevels, pathOf(&R::pyramid), "HCL pools a level a few times");
   require(oneOf(kind, {"teacher", "student"}), pathOf(&C::kind), "'" + kind + "'", "teacher, student");
   if (kind == "teacher")
     require(method == "ce", pathOf(&C::method), "'" + method + "'", "ce (a teacher trains with cross-entropy)");
@@ -432,6 +461,13 @@ RunConfig runConfigFromJson(const nlohmann::json& j, const std::string& source) 
 }
 
 RunConfig loadRunConfig(const std::string& path) {
+  requireRegularFile(path, "config file");  // a FIFO would block the open, a device never end
+  std::error_code sizeError;
+  const auto bytes = std::filesystem::file_size(path, sizeError);
+  if (!sizeError && bytes > static_cast<uintmax_t>(limits::kConfigFileBytes))
+    throw InputError("config file '" + path + "' is " + std::to_string(bytes) + " bytes, over the " +
+                         std::to_string(limits::kConfigFileBytes) + " a config may have (a complete one is about 1.5 kB)",
+                     "check that this is the config you meant; its lists (optim.milestones, ...) are bounded too");
   std::ifstream in(path);
   if (!in) throw InputError("cannot open config file '" + path + "'", "check the path");
   json j;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/common/errors.h"
+#include "core/common/files.h"
 #include "core/services/guarded.h"
 #include "core/services/snapshot_codec.h"
 #include "core/services/run_history.h"
@@ -266,7 +267,7 @@ void RunFollower::readSnapshot(FollowUpdate& u) {
       std::filesystem::path(RunStore::runFolder(m_store->path(), m_runId)) / kSnapshotFileName;
   std::error_code ec;
   const auto time = std::filesystem::last_write_time(file, ec);
-  if (ec || time == m_state->snapshotTime) return;
+  if (ec || time == m_state->snapshotTime || !regularFileExists(file.string())) return;
   std::ifstream in(file, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
   if (!in.good() && !in.eof()) return;

@@ -109,14 +109,21 @@ RunNetwork readRunNetwork(RunStore& store, int64_t runId, bool best) {
 
 namespace {
 
-WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best) {
+// How a user's export treats a regular file at its destination, and whether one is there now.
+ExistingFile exportPolicy(bool replace) { return replace ? ExistingFile::ReplaceAndSay : ExistingFile::Refuse; }
+bool checkExport(const std::string& outPath, bool replace) {
+  return fileKind(checkWriteDestination(outPath, exportPolicy(replace))) == FileKind::Regular;
+}
+
+WeightsExport exportWeights(RunStore& store, int64_t runId, const std::string& outPath, bool best, bool replace) {
   WeightsExport r;
   r.ok = guarded(
       [&] {
+        r.replaced = checkExport(outPath, replace);
         const RunNetwork network = readRunNetwork(store, runId, best);
         r.arch = network.run.studentArch;
         r.source = network.source;
-        writeTensorFile(outPath, network.model);
+        writeTensorFile(outPath, network.model, exportPolicy(replace));
         r.entries = static_cast<int64_t>(network.model.size());
       },
       r.error);
@@ -133,10 +140,12 @@ std::string OnnxExport::inputShapeText() const {
 
 namespace {
 
-OnnxExport exportRunOnnx(RunStore& store, int64_t runId, const std::string& outPath, bool best, int64_t batch) {
+OnnxExport exportRunOnnx(RunStore& store, int64_t runId, const std::string& outPath, bool best, int64_t batch,
+                         bool replace) {
   OnnxExport r;
   r.ok = guarded(
       [&] {
+        r.replaced = checkExport(outPath, replace);
         if (batch < 0)
           throw InputError("the ONNX batch size must be a positive number or dynamic, got " + std::to_string(batch),
                            "give a batch of 1 or more, or a dynamic batch");
@@ -152,6 +161,7 @@ OnnxExport exportRunOnnx(RunStore& store, int64_t runId, const std::string& outP
         OnnxExportOptions options;
         options.batch = batch > 0 ? batch : 1;
         options.dynamicBatch = batch == 0;
+        options.existing = exportPolicy(replace);
         const OnnxExportReport report = exportOnnx(net, runImageSize(config), outPath, options);
         r.inputShape = report.inputShape;
         r.outputShape = report.outputShape;
@@ -275,17 +285,20 @@ std::string resolveStorePath(const std::string& explicitPath, const std::string&
 }
 
 namespace {
-RunStoreOptions historyOptions() {
+RunStoreOptions historyOptions(bool mustExist) {
   RunStoreOptions o;
   o.readOnlyWhenUnwritable = true;  // a store this user may only read can still be browsed and exported from
+  o.mustExist = mustExist;
   return o;
 }
 }  // namespace
 
-RunHistory::RunHistory(const std::string& path) : m_store(std::make_unique<RunStore>(path, historyOptions())) {}
+RunHistory::RunHistory(const std::string& path, bool mustExist)
+    : m_store(std::make_unique<RunStore>(path, historyOptions(mustExist))) {}
 RunHistory::~RunHistory() = default;
 
 const std::string& RunHistory::path() const { return m_store->path(); }
+bool RunHistory::readOnly() const { return m_store->readOnly(); }
 std::vector<HistoryRow> RunHistory::rows(const RunFilter& filter) { return historyRows(*m_store, filter); }
 std::optional<RunRecord> RunHistory::run(int64_t runId) { return m_store->getRun(runId); }
 std::vector<RunSummary> RunHistory::list(const RunFilter& filter) { return m_store->listRuns(filter); }
@@ -355,18 +368,20 @@ void RunHistory::writeCsv(const std::vector<int64_t>& runIds, std::ostream& out)
   }
 }
 
-void RunHistory::writeCsv(const std::vector<int64_t>& runIds, const std::string& csvPath) {
+bool RunHistory::writeCsv(const std::vector<int64_t>& runIds, const std::string& csvPath, bool replace) {
+  const bool replaced = checkExport(csvPath, replace);
   std::ostringstream text;
   writeCsv(runIds, text);
   const std::string bytes = text.str();
-  writeFileAtomically(csvPath, bytes.data(), bytes.size());
+  writeFileAtomically(csvPath, bytes.data(), bytes.size(), exportPolicy(replace));
+  return replaced;
 }
 
-WeightsExport RunHistory::exportWeights(int64_t runId, const std::string& outPath, bool best) {
-  return services::exportWeights(*m_store, runId, outPath, best);
+WeightsExport RunHistory::exportWeights(int64_t runId, const std::string& outPath, bool best, bool replace) {
+  return services::exportWeights(*m_store, runId, outPath, best, replace);
 }
-OnnxExport RunHistory::exportOnnx(int64_t runId, const std::string& outPath, bool best, int64_t batch) {
-  return exportRunOnnx(*m_store, runId, outPath, best, batch);
+OnnxExport RunHistory::exportOnnx(int64_t runId, const std::string& outPath, bool best, int64_t batch, bool replace) {
+  return exportRunOnnx(*m_store, runId, outPath, best, batch, replace);
 }
 
 std::vector<DiffRow> RunHistory::configDiff(const std::vector<int64_t>& runIds) {

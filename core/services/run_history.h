@@ -38,6 +38,7 @@ struct WeightsExport {
   std::string source;   ///< the checkpoint it was taken from
   std::string arch;     ///< the network's zoo name
   int64_t entries = 0;  ///< parameters and buffers written
+  bool replaced = false;  ///< a regular file was at the path and was replaced (asked for with `replace`)
 };
 /// Writes the trained network of a run (its best checkpoint, or the last with `best` false) without the review
 /// head, optimizer state or metadata: a flat state dict with PyTorch names that Python's `torch.load` reads and
@@ -54,6 +55,7 @@ struct OnnxExport {
   int64_t nodes = 0;
   int64_t foldedBatchNorms = 0;             ///< BatchNorms folded into the convolution before them
   std::map<std::string, int64_t> opCounts;  ///< nodes per operator type
+  bool replaced = false;                    ///< a regular file was at the path and was replaced
   /// "1x3x32x32", or "Nx3x32x32" for a dynamic batch.
   std::string inputShapeText() const;
 };
@@ -100,12 +102,16 @@ class RunHistory {
  public:
   /// Opens (creating when missing) the store at `path`; interrupted runs are recovered once, here. A store this
   /// user may not write (or on a full disk) opens all the same, for reading; changing it then fails (StoreError).
-  explicit RunHistory(const std::string& path);
+  /// `mustExist`: refuse (InputError) a path where no store is, creating nothing (the CLI's runs commands).
+  explicit RunHistory(const std::string& path, bool mustExist = false);
   ~RunHistory();
   RunHistory(const RunHistory&) = delete;
   RunHistory& operator=(const RunHistory&) = delete;
 
   const std::string& path() const;
+  /// True when the store could only be opened for reading (another user's file, a full disk): runs cannot be
+  /// recorded in it.
+  bool readOnly() const;
 
   /// The history table, newest first.
   std::vector<HistoryRow> rows(const RunFilter& filter = {});
@@ -135,11 +141,14 @@ class RunHistory {
   MetricSeries metrics(int64_t runId, const std::string& key);
 
   /// CSV of the runs' metrics (run, epoch, step, key, value), one header line; to a stream or, atomically, a file.
+  /// Every export refuses a destination that exists and is not a regular file (a folder, a FIFO, a device), and
+  /// an existing regular file unless `replace` (the CLI's --force, a dialog's confirmed overwrite). A symbolic link
+  /// is followed: the file it points at is written. The CSV writer returns whether it replaced a file.
   void writeCsv(const std::vector<int64_t>& runIds, std::ostream& out);
-  void writeCsv(const std::vector<int64_t>& runIds, const std::string& csvPath);
+  bool writeCsv(const std::vector<int64_t>& runIds, const std::string& csvPath, bool replace);
   /// See exportWeights / exportRunOnnx above; never throw.
-  WeightsExport exportWeights(int64_t runId, const std::string& outPath, bool best = true);
-  OnnxExport exportOnnx(int64_t runId, const std::string& outPath, bool best = true, int64_t batch = 1);
+  WeightsExport exportWeights(int64_t runId, const std::string& outPath, bool best, bool replace);
+  OnnxExport exportOnnx(int64_t runId, const std::string& outPath, bool best, int64_t batch, bool replace);
 
   /// Diff of the configs of the given runs (only the differing fields).
   std::vector<DiffRow> configDiff(const std::vector<int64_t>& runIds);

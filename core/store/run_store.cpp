@@ -38,6 +38,13 @@ std::string asciiLower(std::string s) {
   return s;
 }
 
+void requireBounded(const std::string& text, size_t most, const char* what) {
+  if (text.size() > most)
+    throw InputError(std::string("the ") + what + " is " + std::to_string(text.size()) + " bytes long, over the " +
+                         std::to_string(most) + " a " + what + " may have",
+                     "Shorten it.");
+}
+
 InputError noSuchRun(int64_t runId, const char* operation) {
   return InputError(std::string(operation) + ": no run with id " + std::to_string(runId) + " in the run store",
                     "Pick a run from the history list (reviewkd runs list).");
@@ -46,6 +53,7 @@ InputError noSuchRun(int64_t runId, const char* operation) {
 }  // namespace store_detail
 
 using namespace store_detail;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -82,6 +90,7 @@ void RunStore::touch(int64_t runId) {
 int64_t RunStore::createRun(const RunRecord& run) {
   std::lock_guard lock(m_mutex);
   if (trim(run.name).empty()) throw InputError("createRun: the run name is empty", "Give the run a name.");
+  requireBounded(run.name, kRunNameBytes, "run name");
   if (run.teacherRun) requireRun(*run.teacherRun, "createRun (teacher run)");
   const bool ownProcess = run.pid == 0 || run.pid == getpid();
   const int64_t now = nowUnixMs();
@@ -127,16 +136,40 @@ void RunStore::updateRunStatus(int64_t runId, RunStatus status, const std::strin
   setStatus(runId, status, message, std::nullopt);
 }
 
-void RunStore::resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message) {
-  setStatus(runId, RunStatus::Running, message, std::make_pair(epoch, globalStep));
+void RunStore::resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message,
+                           const RunRecord* layout) {
+  setStatus(runId, RunStatus::Running, message, std::make_pair(epoch, globalStep), layout);
 }
 
 void RunStore::setStatus(int64_t runId, RunStatus status, const std::string& message,
-                         std::optional<std::pair<int64_t, int64_t>> truncateAt) {
+                         std::optional<std::pair<int64_t, int64_t>> truncateAt, const RunRecord* layout) {
   std::lock_guard lock(m_mutex);
   // Setting a run running again (a resume) makes this process its writer, so that the crash recovery of
   // other connections checks this process and not the one that wrote the run before.
   Transaction tx(m_db, m_path, "updateRunStatus");
+  if (truncateAt) {
+    // The claim: inside this IMMEDIATE transaction no other connection can claim the run between the check and
+    // the mark. A run marked running whose writer is gone (crashed, abandoned) may be taken over.
+    Statement w(m_db, m_path, "resume: claim the run", std::string("SELECT ") + kRunWriterColumns + " FROM runs WHERE id = ?1");
+    w.bind(1, runId);
+    if (!w.step()) throw noSuchRun(runId, "resume");
+    const RunWriter writer = readRunWriter(w);
+    if (writer.status == toString(RunStatus::Running) &&
+        !WriterLiveness(m_identity, m_options.foreignHostStaleAfter).goneReason(writer))
+      throw InputError("run " + std::to_string(runId) + " is still running (" + WriterLiveness::describe(writer) +
+                           "): another process resumed or trains it",
+                       "Stop it first (Ctrl-C, or Stop in the studio), or wait for it to end.");
+  }
+  if (layout) {
+    Statement l(m_db, m_path, "resume: record the layout",
+                "UPDATE runs SET device = ?1, world_size = ?2, backend = ?3, rank_devices = ?4 WHERE id = ?5");
+    l.bind(1, layout->device)
+        .bind(2, static_cast<int64_t>(layout->worldSize))
+        .bind(3, layout->backend)
+        .bind(4, layout->rankDevices)
+        .bind(5, runId)
+        .run();
+  }
   if (truncateAt) {
     Statement m(m_db, m_path, "resume: drop metrics after the checkpoint",
                 "DELETE FROM metrics WHERE run_id = ?1 AND ((step >= 0 AND step >= ?3) OR (step < 0 AND epoch >= ?2))");
@@ -200,7 +233,7 @@ std::string RunStore::reservePath() const { return filesFolder(m_path) + "/space
 
 void RunStore::keepSpaceReserve() {
   if (m_options.readOnly) return;
-  namespace fs = std::filesystem;
+
   const std::string file = reservePath();
   std::error_code ec;
   if (fs::file_size(file, ec) == kSpaceReserveBytes && !ec) return;
@@ -421,6 +454,17 @@ bool RunStore::deleteRun(int64_t runId) {
   del.bind(1, runId).run();
   tx.commit();
   storeLog()->info("run store: deleted run {}", runId);
+  // Its files go once its rows are gone (a failure to commit keeps both): the run's own folder, and the folder a
+  // store of schema 2 kept beside itself. Nothing else is touched.
+  for (const fs::path& folder : {fs::path(runFolder(m_path, runId)),
+                                 fs::path(m_folder) / "checkpoints" / ("run-" + std::to_string(runId))}) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::symlink_status(folder, ec))) continue;
+    fs::remove_all(folder, ec);
+    if (ec)
+      storeLog()->warn("run store: run {} is deleted, but its folder '{}' could not be removed: {}", runId,
+                       folder.string(), ec.message());
+  }
   return true;
 }
 
@@ -583,7 +627,7 @@ std::vector<CheckpointRecord> RunStore::listCheckpoints(int64_t runId) {
 }
 
 std::string RunStore::resolveCheckpointPath(int64_t runId, const std::string& recorded) const {
-  namespace fs = std::filesystem;
+
   const fs::path p(recorded);
   if (p.is_absolute()) return recorded;
   const fs::path inFolder = (fs::path(m_folder) / p).lexically_normal();
@@ -607,6 +651,7 @@ void RunStore::addTag(int64_t runId, const std::string& tag) {
   std::lock_guard lock(m_mutex);
   const std::string t = trim(tag);
   if (t.empty()) throw InputError("addTag: the tag is empty", "Type a tag name.");
+  requireBounded(t, kTagBytes, "tag");
   requireRun(runId, "addTag");
   Statement q(m_db, m_path, "addTag", "INSERT OR IGNORE INTO tags(run_id, tag) VALUES (?1, ?2)");
   q.bind(1, runId).bind(2, t).run();
@@ -630,6 +675,7 @@ std::vector<std::string> RunStore::allTags() {
 int64_t RunStore::addNote(int64_t runId, const std::string& text) {
   std::lock_guard lock(m_mutex);
   if (trim(text).empty()) throw InputError("addNote: the note is empty", "Type the note's text.");
+  requireBounded(text, kNoteBytes, "note");
   requireRun(runId, "addNote");
   Statement q(m_db, m_path, "addNote", "INSERT INTO notes(run_id, text, created_at) VALUES (?1, ?2, ?3)");
   q.bind(1, runId).bind(2, text).bind(3, nowUnixMs()).run();

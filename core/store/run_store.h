@@ -40,12 +40,22 @@ class StoreError : public InputError {
 };
 
 /// How to open a store.
+/// Bounds the store keeps on the text it is given (README, "Reliability"): a run's name is one line of the history,
+/// a tag one word of a filter, a note a paragraph. Far above real use; far below what makes the store, an export
+/// or a history view grow without end.
+inline constexpr size_t kRunNameBytes = 256;
+inline constexpr size_t kTagBytes = 64;
+inline constexpr size_t kNoteBytes = 16384;
+
 struct RunStoreOptions {
   /// Open without writing: no migrations (an outdated file is an error), no interrupted-run recovery.
   bool readOnly = false;
   /// When the file exists but this user may not write it (or its folder), open it read-only instead of failing
   /// (for commands that only read: runs list, show, export). Writes then fail with SQLite's read-only error.
   bool readOnlyWhenUnwritable = false;
+  /// Refuse (InputError) a path where no store exists instead of creating one: nothing is made, not even the
+  /// folder (for commands that only read, change or delete what a store holds).
+  bool mustExist = false;
   /// At open, mark runs whose writer is gone as interrupted (see RunStore::recoverInterruptedRuns).
   bool recoverInterrupted = true;
   /// How long a statement waits for another connection's write lock before failing with SQLITE_BUSY.
@@ -100,7 +110,12 @@ class RunStore {
   /// A resume from a checkpoint at (epoch, globalStep): in the transaction that marks the run running again
   /// (as updateRunStatus), the metrics logged after that position go (per-step rows from globalStep on, epoch
   /// rows and per-class accuracy from epoch on), so the resumed run does not log them twice.
-  void resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message);
+  /// It is also the claim of the run: one IMMEDIATE transaction checks that no live writer has it (refused with
+  /// InputError naming that writer otherwise), then marks it running with this process as its writer, so two
+  /// resumes of one run cannot both train it. `layout` (device, world size, backend, rank devices) replaces the
+  /// recorded one when given: a run resumed by another number of processes or on another device says so.
+  void resumeRunAt(int64_t runId, int64_t epoch, int64_t globalStep, const std::string& message,
+                   const RunRecord* layout = nullptr);
   /// Ends a run: status must be terminal (not Running); sets ended_at = now and the message.
   void finishRun(int64_t runId, RunStatus status = RunStatus::Finished, const std::string& message = {});
   void setBestTop1(int64_t runId, double top1);
@@ -186,12 +201,14 @@ class RunStore {
   bool abandonRun(int64_t runId, const std::string& reason);
   /// PRAGMA integrity_check: "ok", or the problems found, one per line.
   std::string integrityCheck();
+  /// Metric rows the schema-4 migration dropped when this connection applied it (points logged twice), else 0.
+  int64_t duplicateMetricRowsDropped() const { return m_lastMigrationDropped; }
 
  private:
   void open(const RunStoreOptions& options);
   void refuseForeignOrNewer();
   void setStatus(int64_t runId, RunStatus status, const std::string& message,
-                 std::optional<std::pair<int64_t, int64_t>> truncateAt);
+                 std::optional<std::pair<int64_t, int64_t>> truncateAt, const RunRecord* layout = nullptr);
   void configure();
   void migrate();
   int readSchemaVersion();
@@ -227,6 +244,7 @@ class RunStore {
   bool m_walEnabled = false;
   /// Opened as an immutable file: read-only, and no -shm file (its folder may not be written).
   bool m_immutable = false;
+  int64_t m_lastMigrationDropped = 0;  ///< see duplicateMetricRowsDropped
   std::recursive_mutex m_mutex;
 };
 

@@ -22,6 +22,8 @@ std::string trim(const std::string& s);
 std::string asciiLower(std::string s);
 /// "<operation>: no run with id N in the run store", with the fix.
 InputError noSuchRun(int64_t runId, const char* operation);
+/// Refuses (InputError) a text longer than `most` bytes, naming what it is (`what`: "run name", "tag", ...).
+void requireBounded(const std::string& text, size_t most, const char* what);
 
 // ---- writer liveness (writer_liveness.cpp) ---------------------------------------------------------------
 

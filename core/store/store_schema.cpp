@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/common/files.h"
 #include "core/common/version.h"
 #include "core/store/run_store.h"
 #include "core/store/store_internal.h"
@@ -129,11 +130,20 @@ CREATE TABLE store_info (
 INSERT INTO store_info(key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 )sql";
 
+// Version 4: a metric point is logged once. Two resumes of one run used to both train it and log its steps twice;
+// the unique index makes any such write fail instead. A store that already holds duplicates keeps the last row
+// of each point (the newest write: what the run's checkpoints follow); migrate() reports how many went.
+const char* const kSchemaV4 = R"sql(
+DELETE FROM metrics WHERE rowid NOT IN (SELECT max(rowid) FROM metrics GROUP BY run_id, key, epoch, step);
+CREATE UNIQUE INDEX metrics_point ON metrics(run_id, key, epoch, step);
+)sql";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "initial schema: runs, metrics, checkpoints, tags, notes, class accuracy", kSchemaV1},
       {2, "distributed runs: world_size, backend, rank_devices", kSchemaV2},
       {3, "store identity: store_info.store_id", kSchemaV3},
+      {4, "one row per metric point: unique (run_id, key, epoch, step)", kSchemaV4},
   };
   return list;
 }
@@ -262,18 +272,37 @@ int RunStore::latestSchemaVersion() { return migrations().back().version; }
 void RunStore::open(const RunStoreOptions& options) {
   if (m_path.empty())
     throw InputError("the run store path is empty", "Pass a store file (--db FILE) or use the default.");
+  // What the path names is checked before SQLite sees it: SQLite would open a device or a FIFO and leave its
+  // journal beside it, and a missing store must not be made by a command that only reads.
+  std::string reachError;
+  const FileKind kind = fileKind(m_path, &reachError);
+  if (kind == FileKind::Directory)
+    throw InputError("the run store path '" + m_path + "' is a folder, not a file",
+                     "Pass a file inside it instead, e.g. '" + (fs::path(m_path) / "runs.sqlite").string() + "'.");
+  if (kind == FileKind::Unreachable)
+    throw InputError("cannot reach the run store '" + m_path + "': " + reachError,
+                     "Check the path and its folders' permissions (--db FILE).");
+  if (kind != FileKind::Regular && kind != FileKind::Missing)
+    throw InputError("the run store path '" + m_path + "' is " + describeFileKind(kind) + ", not a store file",
+                     "Pass the path of an SQLite store file, or of a new one to create (--db FILE).");
+  if (kind == FileKind::Missing && (options.mustExist || options.readOnly))
+    throw InputError("there is no run store at '" + m_path + "'",
+                     "Check the path (--db FILE or $REVIEWKD_DB); a store is made by the first reviewkd train or "
+                     "teacher run, or by the studio.");
   fs::path parent = fs::path(m_path).parent_path();
   if (!options.readOnly && !parent.empty()) {
+    const FileKind parentKind = fileKind(parent.string());
+    if (parentKind != FileKind::Directory && parentKind != FileKind::Missing)
+      throw InputError("cannot make the run store '" + m_path + "': '" + parent.string() + "' is " +
+                           describeFileKind(parentKind) + ", not a folder",
+                       "Choose a store file in a folder (--db FILE).");
     std::error_code ec;
     fs::create_directories(parent, ec);
     if (ec || !fs::is_directory(parent))
-      throw UserError("cannot create the folder '" + parent.string() + "' for the run store '" + m_path + "': " +
-                          (ec ? ec.message() : std::string("a file of that name is in the way")),
-                      "Choose a store file in a folder you can write (--db FILE), or create the folder.");
+      throw InputError("cannot create the folder '" + parent.string() + "' for the run store '" + m_path + "': " +
+                           (ec ? ec.message() : std::string("a file of that name is in the way")),
+                       "Choose a store file in a folder you can write (--db FILE), or create the folder.");
   }
-  if (fs::is_directory(m_path))
-    throw UserError("the run store path '" + m_path + "' is a folder, not a file",
-                    "Pass a file inside it instead, e.g. '" + (fs::path(m_path) / "runs.sqlite").string() + "'.");
 
   int flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // calls are serialized by m_mutex
@@ -400,11 +429,22 @@ void RunStore::migrate() {
   if (version > latest) throw newerError(version);
   for (const Migration& m : migrations()) {
     if (m.version <= version) continue;
+    const int64_t changesBefore = sqlite3_total_changes64(m_db);
     execute(m.sql, ("migrate schema to version " + std::to_string(m.version)).c_str());
+    // Rows a migration removed (version 4: duplicate metric rows) are reported, and recorded with the version.
+    const int64_t removed = sqlite3_total_changes64(m_db) - changesBefore;
+    std::string description = m.description;
+    if (m.version == 4 && removed > 0) {
+      description += "; " + std::to_string(removed) + " duplicate metric rows dropped, the last of each point kept";
+      storeLog()->warn("run store '{}': {} metric rows logged twice (by two resumes of one run) were dropped; the "
+                       "last row of each point is kept",
+                       m_path, removed);
+    }
+    m_lastMigrationDropped += m.version == 4 ? removed : 0;
     Statement mark(m_db, m_path, "migrate schema: record version",
                    "INSERT INTO schema_version(version, applied_at, description) VALUES (?1, ?2, ?3)");
-    mark.bind(1, m.version).bind(2, nowUnixMs()).bind(3, m.description).run();
-    storeLog()->info("run store '{}': applied schema migration {} ({})", m_path, m.version, m.description);
+    mark.bind(1, m.version).bind(2, nowUnixMs()).bind(3, description).run();
+    storeLog()->info("run store '{}': applied schema migration {} ({})", m_path, m.version, description);
   }
   tx.commit();
 }

@@ -703,10 +703,29 @@ std::string Trainer::checkpointDir(int64_t runId) const {
   return RunStore::runFolder(m_store->path(), runId);
 }
 
+namespace {
+
+// A stop asked for while the data and the networks loaded (Ctrl-C, SIGTERM): the run is not created (a start) or
+// not claimed (a resume), and the process ends as a stop during training does. A job of several processes
+// decides its stops together at the first step instead.
+std::optional<RunOutcome> stoppedWhileLoading(const StopFlag* stop, bool distributed, int64_t runId) {
+  if (distributed || !stop || !stop->load()) return std::nullopt;
+  RunOutcome o;
+  o.runId = runId;
+  o.status = RunStatus::Stopped;
+  o.message = runId > 0 ? "stopped on request while loading, before the resume trained; the run is as it was"
+                        : "stopped on request while loading, before training began; no run was recorded";
+  logger("core.train")->info("{}", o.message);
+  return o;
+}
+
+}  // namespace
+
 RunOutcome Trainer::start(const RunConfig& config) {
   Impl run(*this);
   run.config = config;
   buildOrRefuse(run);
+  if (auto stopped = stoppedWhileLoading(m_stop, run.group != nullptr, 0)) return *stopped;
   if (const std::string warning = weakTeacherWarning(*m_store, run.config); !warning.empty()) run.status(warning);
   run.runId = m_store->createRun(run.record());
   run.syncState(false);
@@ -744,8 +763,10 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
     const int64_t perEpoch = run.trainLoader->batchesPerEpoch();
     const bool sameLayout = rec->worldSize == run.worldSize();
     std::string wrong;
-    if (p.stepInEpoch >= perEpoch)
-      wrong = "meta.step_in_epoch " + std::to_string(p.stepInEpoch) + " is not below the " + std::to_string(perEpoch) +
+    // A stop on an epoch's last step leaves step_in_epoch == steps per epoch: the epoch is trained but not yet
+    // evaluated, and the resume evaluates it first. Only a count past that is impossible.
+    if (p.stepInEpoch > perEpoch)
+      wrong = "meta.step_in_epoch " + std::to_string(p.stepInEpoch) + " is more than the " + std::to_string(perEpoch) +
               " steps of an epoch";
     else if (p.epochsDone != p.epoch)
       wrong = "meta.epochs_done " + std::to_string(p.epochsDone) + " does not match meta.epoch " + std::to_string(p.epoch);
@@ -771,8 +792,16 @@ RunOutcome Trainer::resume(int64_t runId, int64_t epochs) {
     run.status("run " + std::to_string(runId) + " was trained by " + std::to_string(rec->worldSize) +
                " process(es) and continues with " + std::to_string(run.worldSize()) +
                ": the data order changes, so it is not bit-exact with an uninterrupted run");
-  if (epochs > 0) m_store->setConfig(runId, toJson(run.config));
-  m_store->resumeRunAt(runId, run.pos.epoch, run.pos.globalStep, "resumed from " + last);
+  if (auto stopped = stoppedWhileLoading(m_stop, run.group != nullptr, runId)) return *stopped;
+  // The claim (refused when another process resumed the run meanwhile), with the layout this resume trains on.
+  const RunRecord layout = run.record();
+  try {
+    m_store->resumeRunAt(runId, run.pos.epoch, run.pos.globalStep, "resumed from " + last, &layout);
+  } catch (const std::exception& e) {
+    run.refuseState(firstLine(e.what()));
+    throw;
+  }
+  if (epochs > 0) m_store->setConfig(runId, toJson(run.config));  // only the resume that claimed the run
   run.syncState(true);
   run.started = Clock::now();
   run.status("resuming run " + std::to_string(runId) + " at epoch " + std::to_string(run.pos.epoch) + ", step " +
