@@ -38,7 +38,7 @@ function(reviewkd_torch_target target)
   endif()
 endfunction()
 
-# Sanitizers (README, "Sanitizers"): REVIEWKD_SANITIZE=address,undefined or thread instruments every target of
+# Sanitizers (docs/hacking.md, "Sanitizers"): REVIEWKD_SANITIZE=address,undefined or thread instruments every target of
 # this project (compile and link); LibTorch, Qt, SQLite and the other system libraries stay uninstrumented.
 # UBSan findings abort (no recovery), so a test that hits one fails. scripts/test --sanitize / --tsan set it.
 set(REVIEWKD_SANITIZE "" CACHE STRING "Sanitizers for every target: address,undefined | thread | empty (none)")
