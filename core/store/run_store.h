@@ -39,7 +39,6 @@ class StoreError : public InputError {
   int m_sqliteCode = 0;
 };
 
-/// How to open a store.
 /// Bounds the store keeps on the text it is given (README, "Reliability"): a run's name is one line of the history,
 /// a tag one word of a filter, a note a paragraph. Far above real use; far below what makes the store, an export
 /// or a history view grow without end.
@@ -47,6 +46,7 @@ inline constexpr size_t kRunNameBytes = 256;
 inline constexpr size_t kTagBytes = 64;
 inline constexpr size_t kNoteBytes = 16384;
 
+/// How to open a store.
 struct RunStoreOptions {
   /// Open without writing: no migrations (an outdated file is an error), no interrupted-run recovery.
   bool readOnly = false;
