@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <optional>
 #include <unordered_set>
 
@@ -59,52 +60,55 @@ class GraphTranslator {
     return needed;
   }
 
-  static const std::map<std::string, Rule>& rules() {
-    static const std::map<std::string, Rule> table = {
-        {"aten::_convolution", &GraphTranslator::conv},
-        {"aten::convolution", &GraphTranslator::conv},
-        {"aten::conv2d", &GraphTranslator::conv},
-        {"aten::batch_norm", &GraphTranslator::batchNorm},
-        {"aten::relu", &GraphTranslator::relu},
-        {"aten::relu_", &GraphTranslator::relu},
-        {"aten::add", &GraphTranslator::add},
-        {"aten::add_", &GraphTranslator::add},
-        {"aten::mean", &GraphTranslator::mean},
-        {"aten::adaptive_avg_pool2d", &GraphTranslator::adaptiveAvgPool},
-        {"aten::avg_pool2d", &GraphTranslator::avgPool},
-        {"aten::max_pool2d", &GraphTranslator::maxPool},
-        {"aten::linear", &GraphTranslator::linear},
-        {"aten::addmm", &GraphTranslator::addmm},
-        {"aten::t", &GraphTranslator::transpose},
-        {"aten::transpose", &GraphTranslator::transpose},
-        {"aten::permute", &GraphTranslator::transpose},
-        {"aten::cat", &GraphTranslator::concat},
-        {"aten::narrow", &GraphTranslator::slice},
-        {"aten::slice", &GraphTranslator::slice},
-        {"aten::split", &GraphTranslator::split},
-        {"aten::split_with_sizes", &GraphTranslator::split},
-        {"aten::chunk", &GraphTranslator::split},
-        {"prim::ListUnpack", &GraphTranslator::listUnpack},
-        {"aten::reshape", &GraphTranslator::reshape},
-        {"aten::view", &GraphTranslator::reshape},
-        {"aten::flatten", &GraphTranslator::flatten},
-        {"aten::constant_pad_nd", &GraphTranslator::pad},
-        {"aten::contiguous", &GraphTranslator::alias},
-        {"aten::clone", &GraphTranslator::alias},
-        {"aten::detach", &GraphTranslator::alias},
-        {"aten::dropout", &GraphTranslator::alias},
+  // Keyed by interned symbol (the node kinds LibTorch's own passes compare), not by their text.
+  static const std::map<c10::Symbol, Rule>& rules() {
+    static const std::map<c10::Symbol, Rule> table = {
+        {c10::aten::_convolution, &GraphTranslator::conv},
+        {c10::aten::convolution, &GraphTranslator::conv},
+        {c10::aten::conv2d, &GraphTranslator::conv},
+        {c10::aten::batch_norm, &GraphTranslator::batchNorm},
+        {c10::aten::relu, &GraphTranslator::relu},
+        {c10::aten::relu_, &GraphTranslator::relu},
+        {c10::aten::add, &GraphTranslator::add},
+        {c10::aten::add_, &GraphTranslator::add},
+        {c10::aten::mean, &GraphTranslator::mean},
+        {c10::aten::adaptive_avg_pool2d, &GraphTranslator::adaptiveAvgPool},
+        {c10::aten::avg_pool2d, &GraphTranslator::avgPool},
+        {c10::aten::max_pool2d, &GraphTranslator::maxPool},
+        {c10::aten::linear, &GraphTranslator::linear},
+        {c10::aten::addmm, &GraphTranslator::addmm},
+        {c10::aten::t, &GraphTranslator::transpose},
+        {c10::aten::transpose, &GraphTranslator::transpose},
+        {c10::aten::permute, &GraphTranslator::transpose},
+        {c10::aten::cat, &GraphTranslator::concat},
+        {c10::aten::narrow, &GraphTranslator::slice},
+        {c10::aten::slice, &GraphTranslator::slice},
+        {c10::aten::split, &GraphTranslator::split},
+        {c10::aten::split_with_sizes, &GraphTranslator::split},
+        {c10::aten::chunk, &GraphTranslator::split},
+        {c10::prim::ListUnpack, &GraphTranslator::listUnpack},
+        {c10::aten::reshape, &GraphTranslator::reshape},
+        {c10::aten::view, &GraphTranslator::reshape},
+        {c10::aten::flatten, &GraphTranslator::flatten},
+        {c10::aten::constant_pad_nd, &GraphTranslator::pad},
+        {c10::aten::contiguous, &GraphTranslator::alias},
+        {c10::aten::clone, &GraphTranslator::alias},
+        {c10::aten::detach, &GraphTranslator::alias},
+        {c10::aten::dropout, &GraphTranslator::alias},
     };
     return table;
   }
 
   void translateNode(const Node* node) {
-    const std::string kind = node->kind().toQualString();
+    const c10::Symbol kind = node->kind();
     // Constants and lists are read where they are used (as attributes or initializers).
-    if (kind == "prim::Constant" || kind == "prim::ListConstruct") return;
+    if (kind == c10::prim::Constant || kind == c10::prim::ListConstruct) return;
     const auto it = rules().find(kind);
-    if (it == rules().end())
-      throw InputError("ONNX export of " + m_arch + ": the traced operation '" + kind + "' has no ONNX translation",
-                       "export a network of the zoo, or add a rule for '" + kind + "' to core/export/onnx_export.cpp");
+    if (it == rules().end()) {
+      const std::string name = kind.toQualString();
+      throw InputError("ONNX export of " + m_arch + ": the traced operation '" + name + "' has no ONNX translation",
+                       "export a network of the zoo, or add a rule for '" + name + "' to core/export/onnx_translate.cpp");
+    }
     (this->*(it->second))(node);
   }
 
@@ -212,7 +216,7 @@ class GraphTranslator {
   // --- rules ---------------------------------------------------------------------------------------------------
 
   void conv(const Node* n) {
-    const bool conv2d = n->kind().toQualString() == std::string("aten::conv2d");
+    const bool conv2d = n->kind() == c10::aten::conv2d;
     // aten::conv2d(input, weight, bias, stride, padding, dilation, groups);
     // aten::_convolution / convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
     // groups, ...)
@@ -344,7 +348,7 @@ class GraphTranslator {
     const Node* producer = mat2->node();
     std::string weight;
     bool transposed = false;
-    if (producer->kind().toQualString() == std::string("aten::t") && constantTensor(producer->input(0))) {
+    if (producer->kind() == c10::aten::t && constantTensor(producer->input(0))) {
       weight = tensor(producer->input(0));
       transposed = true;
     } else if (const auto t = constantTensor(mat2); t && t->dim() == 2) {
@@ -364,13 +368,13 @@ class GraphTranslator {
     const size_t rank = sizesOf(n->input(0)).size();
     std::vector<int64_t> perm(rank);
     for (size_t i = 0; i < rank; ++i) perm[i] = static_cast<int64_t>(i);
-    const std::string kind = n->kind().toQualString();
-    if (kind == "aten::permute") {
+    const c10::Symbol kind = n->kind();
+    if (kind == c10::aten::permute) {
       perm = intsOf(n->input(1));
       for (auto& d : perm) d = normalizedDim(d, rank);
     } else if (rank >= 2) {
-      const int64_t a = kind == "aten::t" ? 0 : normalizedDim(intOf(n->input(1)), rank);
-      const int64_t b = kind == "aten::t" ? 1 : normalizedDim(intOf(n->input(2)), rank);
+      const int64_t a = kind == c10::aten::t ? 0 : normalizedDim(intOf(n->input(1)), rank);
+      const int64_t b = kind == c10::aten::t ? 1 : normalizedDim(intOf(n->input(2)), rank);
       std::swap(perm[a], perm[b]);
     }
     if (const auto t = constantTensor(n->input(0))) {
@@ -403,7 +407,7 @@ class GraphTranslator {
     const int64_t axis = normalizedDim(intOf(n->input(1)), sizes.size());
     int64_t start = isNone(n->input(2)) ? 0 : intOf(n->input(2));
     int64_t end = 0, step = 1;
-    if (n->kind().toQualString() == std::string("aten::narrow")) {
+    if (n->kind() == c10::aten::narrow) {
       if (start < 0) start += sizes.at(axis);
       end = start + intOf(n->input(3));
     } else {
@@ -420,11 +424,11 @@ class GraphTranslator {
     const int64_t axis = normalizedDim(intOf(n->input(2)), sizes.size());
     const int64_t total = sizes.at(axis);
     std::vector<int64_t> pieces;
-    const std::string kind = n->kind().toQualString();
-    if (kind == "aten::split_with_sizes") {
+    const c10::Symbol kind = n->kind();
+    if (kind == c10::aten::split_with_sizes) {
       pieces = intsOf(n->input(1));
     } else {
-      const int64_t step = kind == "aten::chunk" ? (total + intOf(n->input(1)) - 1) / intOf(n->input(1)) : intOf(n->input(1));
+      const int64_t step = kind == c10::aten::chunk ? (total + intOf(n->input(1)) - 1) / intOf(n->input(1)) : intOf(n->input(1));
       for (int64_t at = 0; at < total; at += step) pieces.push_back(std::min(step, total - at));
     }
     const std::string x = tensor(n->input(0));
@@ -490,8 +494,7 @@ class GraphTranslator {
 
   // Operations that do not change values at inference (dropout is traced with train = false).
   void alias(const Node* n) {
-    const std::string kind = n->kind().toQualString();
-    if (kind == "aten::dropout" && constant(n->input(2)).toBool()) refuse(n, "in training mode");
+    if (n->kind() == c10::aten::dropout && constant(n->input(2)).toBool()) refuse(n, "in training mode");
     if (const auto t = constantTensor(n->input(0))) {
       m_folded[n->output()] = *t;
       return;
