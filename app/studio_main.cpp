@@ -62,9 +62,10 @@ int main(int argc, char** argv) {
     const QString last = QSettings().value(QStringLiteral("store/path")).toString();
     storePath = QString::fromStdString(
         rkd::services::resolveStorePath(parser.value(db).toStdString(), last.toStdString()));
-  } catch (const rkd::UserError& e) {
-    QMessageBox::critical(nullptr, QStringLiteral("ReviewKD Studio"), QString::fromStdString(e.full()));
-    return 2;
+  } catch (...) {
+    const rkd::ErrorReport report = rkd::describeCurrentError();
+    QMessageBox::critical(nullptr, QStringLiteral("ReviewKD Studio"), QString::fromStdString(report.full()));
+    return report.exitCode;
   }
   rkd::gui::MainWindow window(storePath);
   if (parser.isSet(preset)) window.experimentPanel()->applyPreset(parser.value(preset));

@@ -49,6 +49,19 @@ std::string inputErrorOf(Fn fn) {
   return "";
 }
 
+// The StoreError `fn` throws with its exit code ("exit N: message"), "" when it throws none.
+template <typename Fn>
+std::string storeErrorOf(Fn fn) {
+  try {
+    fn();
+  } catch (const rkd::StoreError& e) {
+    return "exit " + std::to_string(e.exitCode()) + ": " + e.full();
+  } catch (...) {
+    return "<another exception>";
+  }
+  return "";
+}
+
 }  // namespace
 
 class TestStoreGuards : public QObject {
@@ -60,9 +73,10 @@ class TestStoreGuards : public QObject {
     rkd::RunStore store(freshStorePath("unique"));
     const int64_t id = store.createRun(makeRun("once"));
     store.appendMetrics(id, {{0, 0, "train/loss", 2.0}, {0, 1, "train/loss", 1.5}, {0, rkd::kEpochStep, "test/top1", 40}});
-    const std::string twice = inputErrorOf([&] { store.appendMetrics(id, {{0, 1, "train/loss", 1.4}}); });
-    QVERIFY2(twice.find("UNIQUE") != std::string::npos, twice.c_str());
-    QVERIFY(!inputErrorOf([&] { store.appendMetrics(id, {{0, rkd::kEpochStep, "test/top1", 41}}); }).empty());
+    // The database refuses it: a store failure (exit 3), not bad input.
+    const std::string twice = storeErrorOf([&] { store.appendMetrics(id, {{0, 1, "train/loss", 1.4}}); });
+    QVERIFY2(twice.rfind("exit 3: ", 0) == 0 && twice.find("UNIQUE") != std::string::npos, twice.c_str());
+    QVERIFY(storeErrorOf([&] { store.appendMetrics(id, {{0, rkd::kEpochStep, "test/top1", 41}}); }).rfind("exit 3", 0) == 0);
     // The refused batch left nothing: the series is what the first write made.
     QCOMPARE(store.metrics(id, "train/loss").size(), size_t(2));
     QCOMPARE(store.metrics(id, "train/loss").values[1], 1.5);

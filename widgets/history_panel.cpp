@@ -301,10 +301,8 @@ void HistoryPanel::setStorePath(const QString& path) {
   if (!path.isEmpty()) {
     try {
       m_store = std::make_shared<services::RunHistory>(path.toStdString());
-    } catch (const UserError& e) {
-      m_openError = QString::fromStdString(e.full());
-    } catch (const std::exception& e) {
-      m_openError = QString::fromUtf8(e.what());
+    } catch (...) {
+      m_openError = QString::fromStdString(describeCurrentError().full());
     }
     if (!m_openError.isEmpty())
       m_status->showMessage(QStringLiteral("Opening the run store %1: %2").arg(path, m_openError), true);

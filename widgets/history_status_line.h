@@ -26,10 +26,8 @@ class HistoryStatusLine : public QLabel {
     try {
       f();
       return true;
-    } catch (const UserError& e) {
-      showMessage(what + QStringLiteral(": ") + QString::fromStdString(e.full()), true, popup);
-    } catch (const std::exception& e) {
-      showMessage(what + QStringLiteral(": ") + QString::fromUtf8(e.what()), true, popup);
+    } catch (...) {
+      showMessage(what + QStringLiteral(": ") + QString::fromStdString(describeCurrentError().full()), true, popup);
     }
     return false;
   }

@@ -45,16 +45,12 @@ int run(int argc, char** argv) {
       throw InputError("--db is empty", "give the store file (--db FILE), or leave --db out for the default store");
     setLogLevel(global.logLevel);
     return command.action ? command.action() : kBadInput;
-  } catch (const InputError& e) {
+  } catch (...) {
+    // The one boundary (describeCurrentError) gives the message, the fix and the exit code of the error's kind.
     // Messages quote file names, keys and values from files: printed escaped (terminalText).
-    std::cerr << "error: " << terminalText(e.full(), true) << "\n";
-    return kBadInput;
-  } catch (const UserError& e) {
-    std::cerr << "error: " << terminalText(e.full(), true) << "\n";
-    return kRunFailed;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << terminalText(withoutStackTrace(e.what()), true) << "\n";
-    return kRunFailed;
+    const ErrorReport report = describeCurrentError();
+    std::cerr << "error: " << terminalText(report.full(), true) << "\n";
+    return report.exitCode;
   }
 }
 

@@ -86,9 +86,9 @@ bool sameDestination(std::FILE* a, std::FILE* b) {
 
 int exitCodeFor(const RunOutcome& o) {
   if (o.status == RunStatus::Finished) return kSuccess;
-  if (o.badInput) {
+  if (o.badInput || o.refusedWith != 0) {
     std::fprintf(stderr, "error: %s\n", terminalText(o.message, true).c_str());
-    return kBadInput;
+    return o.badInput ? kBadInput : o.refusedWith;
   }
   // The trainer's last status line ("run N failed: why") went to stdout. Scripts that keep only stderr need it
   // there too, but a terminal (or 2>&1 into one file or pipe) would show it twice.

@@ -12,6 +12,32 @@ std::string UserError::full() const {
   return s;
 }
 
+std::string ErrorReport::full() const { return fix.empty() ? message : message + ". " + fix; }
+
+ErrorReport describeError(const std::exception& error) {
+  ErrorReport r;
+  if (const auto* user = dynamic_cast<const UserError*>(&error)) {
+    r.message = user->what();
+    r.fix = user->fix();
+    r.exitCode = user->exitCode();
+  } else {
+    r.message = withoutStackTrace(error.what());
+  }
+  return r;
+}
+
+ErrorReport describeCurrentError() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return describeError(e);
+  } catch (...) {
+    ErrorReport r;
+    r.message = "an unknown error (not a std::exception)";
+    return r;
+  }
+}
+
 std::string firstLine(const std::string& text) {
   const auto cut = text.find('\n');
   return cut == std::string::npos ? text : text.substr(0, cut);

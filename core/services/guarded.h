@@ -14,15 +14,10 @@ bool guarded(F&& body, std::string& error, std::string* fix = nullptr) {
   try {
     body();
     return true;
-  } catch (const UserError& e) {
-    error = e.what();
-    if (fix) {
-      *fix = e.fix();
-    } else if (!e.fix().empty()) {
-      error = e.full();
-    }
-  } catch (const std::exception& e) {
-    error = withoutStackTrace(e.what());
+  } catch (...) {
+    const ErrorReport report = describeCurrentError();  // the one boundary
+    error = fix ? report.message : report.full();
+    if (fix) *fix = report.fix;
   }
   return false;
 }

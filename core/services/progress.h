@@ -95,6 +95,9 @@ struct RunOutcome {
   /// The run never started because the input was wrong (a config field, a file, a name): the message says
   /// which and what to do. The CLI exits with 2 for these, 1 for runs that failed while training.
   bool badInput = false;
+  /// For a call that never started a run: the exit code of what refused it (kExitBadInput with badInput,
+  /// kExitStoreFailed when the run store failed); 0 otherwise.
+  int refusedWith = 0;
   bool ok() const { return status == RunStatus::Finished || status == RunStatus::Stopped; }
   /// "finished", "stopped", ...
   std::string statusText() const { return toString(status); }

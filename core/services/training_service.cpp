@@ -101,21 +101,16 @@ RunOutcome failedOutcome(const std::string& message) {
 // returns a RunOutcome, or an optional one (provideTeacher).
 template <typename F>
 auto guardedRun(F&& body) -> decltype(body()) {
-  bool badInput = false;
-  std::string error;
+  ErrorReport report;
   try {
     return body();
-  } catch (const InputError& e) {
-    badInput = true;
-    error = e.fix().empty() ? std::string(e.what()) : e.full();
-  } catch (const UserError& e) {
-    error = e.fix().empty() ? std::string(e.what()) : e.full();
-  } catch (const std::exception& e) {
-    error = withoutStackTrace(e.what());
+  } catch (...) {
+    report = describeCurrentError();
   }
-  logger("core.services")->error("{}", error);
-  RunOutcome failed = failedOutcome(error);
-  failed.badInput = badInput;
+  logger("core.services")->error("{}", report.full());
+  RunOutcome failed = failedOutcome(report.full());
+  failed.badInput = report.badInput();
+  if (report.exitCode != kExitRunFailed) failed.refusedWith = report.exitCode;
   return failed;
 }
 

@@ -25,15 +25,17 @@ struct sqlite3;
 
 namespace rkd {
 
-/// A failed SQLite call: the message names the store file, the operation and the statement, and fix() says
-/// what to do. An InputError (a front end exits 2: the store file given is the problem), so every boundary
-/// already knows how to show it.
-class StoreError : public InputError {
+/// A failed SQLite call, or a file that is no store of this build: the message names the store file, the operation
+/// and the statement, and fix() says what to do. Its own kind of UserError with its own exit code (see exitCode).
+class StoreError : public UserError {
  public:
   StoreError(const std::string& what, const std::string& fix, int sqliteCode)
-      : InputError(what, fix), m_sqliteCode(sqliteCode) {}
+      : UserError(what, fix), m_sqliteCode(sqliteCode) {}
   /// The primary SQLite result code (SQLITE_BUSY, SQLITE_NOTADB, ...), 0 when the error is not SQLite's own.
   int sqliteCode() const { return m_sqliteCode; }
+  /// A failing database is not bad input: kExitStoreFailed. A file that is no store of this build (another
+  /// program's database, a newer schema, not a database at all) is the wrong file given: kExitBadInput.
+  int exitCode() const override;
 
  private:
   int m_sqliteCode = 0;

@@ -5,6 +5,16 @@
 
 #include "core/common/logging.h"
 
+namespace rkd {
+
+int StoreError::exitCode() const {
+  // Refusals of this store's own (sqliteCode 0: another program's database, a newer schema) and a file that is no
+  // database at all say the wrong file was given; anything else SQLite failed at is the database failing.
+  return m_sqliteCode == 0 || m_sqliteCode == SQLITE_NOTADB ? kExitBadInput : kExitStoreFailed;
+}
+
+}  // namespace rkd
+
 namespace rkd::store_detail {
 
 namespace {

@@ -663,14 +663,12 @@ struct Trainer::Impl {
       return finish(RunStatus::Interrupted, "the distributed job lost a process: " + report + " (" + e.what() +
                                                 "); resume with: reviewkd resume " + std::to_string(runId) +
                                                 " under the same launch");
-    } catch (const UserError& e) {
-      return finish(RunStatus::Failed, e.full());
     } catch (const std::exception& e) {
       if (const std::optional<uint64_t> bytes = failedAllocation(e))
         return finish(RunStatus::Failed,
                       outOfMemory(config, *bytes, e, "at epoch " + std::to_string(pos.epoch + 1) + ", step " +
                                                          std::to_string(pos.stepInEpoch + 1)).full());
-      return finish(RunStatus::Failed, withoutStackTrace(e.what()));
+      return finish(RunStatus::Failed, describeError(e).full());  // the one boundary's message
     }
   }
 };
