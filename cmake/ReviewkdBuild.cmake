@@ -53,7 +53,13 @@ if(REVIEWKD_SANITIZE)
     message(FATAL_ERROR "REVIEWKD_SANITIZE: thread and address cannot be combined; build them in two directories "
                         "(scripts/test --sanitize and scripts/test --tsan)")
   endif()
-  set(reviewkd_sanitize_flags -fsanitize=${REVIEWKD_SANITIZE} -fno-omit-frame-pointer -g)
+  set(reviewkd_sanitize_flags -fsanitize=${REVIEWKD_SANITIZE} -fno-omit-frame-pointer)
+  # -O1 -g1 (line tables: every frame of a report keeps its file and line) in place of RelWithDebInfo's -O2 -g:
+  # the instrumented build compiles a third faster (the torch PCH 53 -> 36 s, resnet.cpp + trainer.cpp 111 -> 75 s
+  # here). A Debug build keeps -O0 -g.
+  if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+    list(APPEND reviewkd_sanitize_flags -O1 -g1)
+  endif()
   if("undefined" IN_LIST reviewkd_sanitizers)
     list(APPEND reviewkd_sanitize_flags -fno-sanitize-recover=undefined)
   endif()

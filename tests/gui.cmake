@@ -1,12 +1,21 @@
 # GUI suites (label gui): Qt Test on the studio's widgets, offscreen (or under the Xvfb that scripts/test starts).
 # They link reviewkd_widgets only: no torch headers, no torch PCH.
+if(TARGET reviewkd_widgets)
+  # The GUI suites' shared helpers, compiled once.
+  add_library(reviewkd_test_gui_support STATIC gui_support.cpp)
+  target_link_libraries(reviewkd_test_gui_support PUBLIC reviewkd_widgets reviewkd_test_synthetic Qt6::Test)
+  target_include_directories(reviewkd_test_gui_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  target_compile_definitions(reviewkd_test_gui_support PRIVATE REVIEWKD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  reviewkd_warnings(reviewkd_test_gui_support)
+endif()
+
 function(reviewkd_gui_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LABELS" ${ARGN})
   if(NOT TARGET reviewkd_widgets)
     return()
   endif()
-  add_executable(${T_NAME} ${T_SOURCES} synthetic_data.cpp gui_support.cpp)
-  target_link_libraries(${T_NAME} PRIVATE reviewkd_widgets Qt6::Test)
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE reviewkd_test_gui_support)
   target_include_directories(${T_NAME} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_compile_definitions(${T_NAME} PRIVATE REVIEWKD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   reviewkd_warnings(${T_NAME})

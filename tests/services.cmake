@@ -1,7 +1,7 @@
 # The application layer both front ends call, tested without widgets: teacher resolution, the ablation table
 # text, run history (delete while running), store-path order, previews that leave the generator alone.
-reviewkd_core_test(NAME test_services SOURCES test_services.cpp synthetic_data.cpp LABELS core TIMEOUT 900)
+reviewkd_core_test(NAME test_services SOURCES test_services.cpp LABELS core TIMEOUT 900)
 # What a hostile user broke, through the CLI (issue 20): exports onto devices, FIFOs and folders, two resumes of
 # one run, a stop on an epoch's last step, FIFOs as inputs, an empty --db, launch's global options, terminal
 # escapes, sizes, and the smaller findings.
-reviewkd_core_test(NAME test_reliability SOURCES test_reliability.cpp synthetic_data.cpp LABELS core TIMEOUT 900)
+reviewkd_core_test(NAME test_reliability SOURCES test_reliability.cpp LABELS core TIMEOUT 900)
