@@ -2,7 +2,7 @@
 // Helpers shared by the GUI suites.
 #include <QString>
 
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 class QWidget;
 

@@ -5,7 +5,7 @@ if(TARGET Qt6::Test)
   target_link_libraries(store_writer_child PRIVATE reviewkd_store)
   reviewkd_warnings(store_writer_child)
 endif()
-reviewkd_core_test(NAME test_store SOURCES test_store.cpp LABELS core TIMEOUT 120)
+reviewkd_light_test(NAME test_store SOURCES test_store.cpp LINKS reviewkd_store LABELS core TIMEOUT 120)
 if(TARGET test_store)
   target_compile_definitions(test_store PRIVATE REVIEWKD_STORE_CHILD="$<TARGET_FILE:store_writer_child>")
   add_dependencies(test_store store_writer_child)
@@ -16,4 +16,4 @@ reviewkd_tsan_test(test_store readerThreadSeesWholeBatches recoveryDecidesInside
   readerSeesConsistentDataWhileChildWrites killedWriterLeavesAnInterruptedRun deleteRefusesARunWithALiveWriter)
 # What the store enforces against a hostile or unlucky user: one row per metric point (and the migration that drops
 # a double resume's duplicates), the resume's claim, paths that are not stores, bounded text.
-reviewkd_core_test(NAME test_store_guards SOURCES test_store_guards.cpp LABELS core TIMEOUT 120)
+reviewkd_light_test(NAME test_store_guards SOURCES test_store_guards.cpp LINKS reviewkd_store LABELS core TIMEOUT 120)

@@ -17,9 +17,9 @@
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "synthetic_data.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 using namespace rkd;
 

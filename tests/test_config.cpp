@@ -4,11 +4,12 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "core/services/ablation_study.h"
 #include "core/services/catalog.h"
 #include "core/common/errors.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "test_support.h"
 
 using namespace rkd;

@@ -24,7 +24,7 @@
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
 #include "core/common/logging.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;

@@ -21,14 +21,14 @@
 
 #include "core/common/errors.h"
 #include "core/data/augment.h"
-#include "core/dist/environment.h"
-#include "core/dist/data_parallel.h"
-#include "core/dist/process_group.h"
+#include "core/distributed/environment.h"
+#include "core/distributed/data_parallel.h"
+#include "core/distributed/process_group.h"
 #include "core/models/batch_norm_override.h"
 #include "core/models/generator_scope.h"
 #include "core/train/training_step.h"
 #include "synthetic_data.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 namespace {
 

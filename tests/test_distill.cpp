@@ -7,15 +7,15 @@
 #include <set>
 
 #include "core/common/errors.h"
-#include "core/train/threads.h"
+#include "core/runtime/threads.h"
 #include "core/distill/attention_mix.h"
-#include "core/distill/golden_check.h"
+#include "core/parity/pair_golden.h"
 #include "core/distill/levels.h"
 #include "core/distill/objective.h"
 #include "core/distill/review_head.h"
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 namespace {
 

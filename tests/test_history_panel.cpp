@@ -28,7 +28,7 @@
 #include "core/store/run_store.h"
 #include "core/services/run_history.h"
 #include "core/services/training_service.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "gui_support.h"
 #include "widgets/history_model.h"
 #include "widgets/history_panel.h"

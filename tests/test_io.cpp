@@ -13,7 +13,7 @@
 #include "core/io/checkpoint.h"
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 using namespace rkd;
 

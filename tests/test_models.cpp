@@ -5,8 +5,8 @@
 #include "core/io/tensor_check.h"
 #include "core/io/tensor_file.h"
 #include "core/models/backbone.h"
-#include "core/models/golden_check.h"
-#include "test_support.h"
+#include "core/parity/network_golden.h"
+#include "torch_support.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include "core/common/errors.h"
 #include "core/export/onnx_export.h"
 #include "core/models/backbone.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 namespace {
 

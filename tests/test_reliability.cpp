@@ -16,10 +16,10 @@
 
 #include "core/io/tensor_file.h"
 #include "core/services/catalog.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "core/store/run_store.h"
 #include "synthetic_data.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 using namespace rkd;
 namespace fs = std::filesystem;

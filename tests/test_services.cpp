@@ -17,11 +17,11 @@
 #include "core/services/ablation_study.h"
 #include "core/services/inspect.h"
 #include "core/services/run_history.h"
-#include "core/services/snapshot_codec.h"
+#include "core/vocabulary/snapshot_codec.h"
 #include "core/services/training_service.h"
 #include "core/store/run_store.h"
 #include "synthetic_data.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 using namespace rkd;
 

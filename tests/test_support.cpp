@@ -7,8 +7,6 @@
 
 #include <sqlite3.h>
 
-#include "core/io/tensor_check.h"
-#include "core/services/catalog.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -31,8 +29,6 @@ std::string findGolden(const std::string& relative) {
   }
   return {};
 }
-
-double relError(const torch::Tensor& a, const torch::Tensor& b) { return rkd::relativeError(a, b); }
 
 namespace {
 struct TempDirs {
@@ -58,24 +54,6 @@ std::string tempDir(const std::string& tag) {
   return made;
 }
 
-void randomiseBatchNorms(torch::nn::Module& net) {
-  torch::NoGradGuard noGrad;
-  for (const auto& m : net.modules(false)) {
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
-      bn->running_mean.normal_(0.0, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.normal_(0.0, 0.2);
-    }
-  }
-}
-
-int64_t countBatchNorms(torch::nn::Module& net) {
-  int64_t n = 0;
-  for (const auto& m : net.modules(false)) n += m->as<torch::nn::BatchNorm2d>() != nullptr;
-  return n;
-}
-
 // Qt Test cuts a failure message at about 1 kB, and a CLI's output starts with its progress and warnings: keep
 // each stream's end, where the error is, and say how much was left out.
 QString CliResult::describe() const {
@@ -87,21 +65,6 @@ QString CliResult::describe() const {
 
 CliResult runCli(const QStringList& args, int timeoutMs, const QProcessEnvironment* env, const QString& workDir) {
   return runProgram(QString(REVIEWKD_CLI_PATH), args, timeoutMs, env, workDir);
-}
-
-rkd::RunConfig tinyMnistTeacher(const std::string& dataDir, int epochs, const std::string& name) {
-  rkd::RunConfig c = rkd::findPreset("quick").teacher;
-  c.name = name;
-  c.student = "resnet8";
-  c.data.kind = "mnist";
-  c.data.path = dataDir;
-  c.data.perClass = 0;
-  c.data.cropPadding = 0;
-  c.optim.epochs = epochs;
-  c.optim.batchSize = 32;
-  c.optim.lr = 0.05;
-  c.threads = 1;
-  return c;
 }
 
 int64_t waitForRun(const std::string& db, const std::string& name,

@@ -1,18 +1,16 @@
 #pragma once
-// Helpers shared by the core test suites.
+// Helpers shared by the core test suites, without LibTorch (the store and config suites build without it);
+// torch_support.h adds the tensor helpers.
 #include <string>
 
 #include <QString>
 #include <QProcessEnvironment>
 #include <QStringList>
 
-#include <torch/torch.h>
-
 #include <functional>
 
-#include "core/io/tensor_file.h"
-#include "core/services/run_config.h"
 #include "core/store/run_store.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkdtest {
 
@@ -22,14 +20,8 @@ std::string testDataDir();
 std::string goldenDir();
 /// A golden file by path relative to a golden root: tests/data/golden first, then goldenDir(); "" if neither.
 std::string findGolden(const std::string& relative);
-/// max|a - b| / max(max|b|, 1e-6), the error measure of shared/golden/README.md.
-double relError(const torch::Tensor& a, const torch::Tensor& b);
 /// A fresh temporary directory, removed when the process exits normally.
 std::string tempDir(const std::string& tag);
-/// BN statistics and affine parameters far from the identity, so that folding them really has to be right.
-void randomiseBatchNorms(torch::nn::Module& net);
-/// BatchNorm2d modules of a network.
-int64_t countBatchNorms(torch::nn::Module& net);
 
 /// What a `reviewkd` process (the CLI this build made) did: exit code (-1 not started, -2 crashed), output.
 struct CliResult {
@@ -43,9 +35,6 @@ struct CliResult {
 /// (default: this process's); `workDir`: its working directory (default: this process's).
 CliResult runCli(const QStringList& args, int timeoutMs = 600000, const QProcessEnvironment* env = nullptr,
                  const QString& workDir = {});
-/// The quick preset's teacher shrunk for a CLI test: resnet8 on the synthetic MNIST at `dataDir`, all its images,
-/// no crop, batch 32, lr 0.05, one thread, `epochs` epochs, named `name`.
-rkd::RunConfig tinyMnistTeacher(const std::string& dataDir, int epochs, const std::string& name);
 /// Polls the store at `db` read-only (a child process writes it) every `pollMs` until `ready` holds for the newest
 /// run whose name contains `name`; that run's id, or 0 after `timeoutMs`.
 int64_t waitForRun(const std::string& db, const std::string& name,

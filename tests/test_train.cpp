@@ -14,10 +14,10 @@
 #include "core/models/backbone.h"
 #include "core/models/generator_scope.h"
 #include "core/store/run_store.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "core/train/trainer.h"
 #include "synthetic_data.h"
-#include "test_support.h"
+#include "torch_support.h"
 
 using namespace rkd;
 

@@ -5,7 +5,7 @@
 #include <QGroupBox>
 
 #include "core/services/inspect.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 class QComboBox;
 class QLabel;

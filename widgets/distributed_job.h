@@ -11,8 +11,8 @@
 #include <QTemporaryDir>
 #include <memory>
 
-#include "core/services/progress.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/progress.h"
+#include "core/vocabulary/run_config.h"
 #include "widgets/metatypes.h"
 
 namespace rkd::services {

@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 
 class QComboBox;
 class QGridLayout;

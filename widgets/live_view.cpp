@@ -248,18 +248,10 @@ void LiveView::beginRun(qint64 runId, const QString& title) {
 
 void LiveView::addSteps(const std::vector<rkd::StepProgress>& steps) {
   if (steps.empty()) return;
-  // A run the view was not told about (e.g. the teacher trained before a student): start over on its data.
-  const qint64 firstRun = steps.front().runId;
-  if (firstRun > 0 && m_runId > 0 && firstRun != m_runId) {
-    m_runId = firstRun;
-    m_haveFinal = false;
-    clearPlots();
-  } else if (m_runId == 0) {
-    m_runId = firstRun;
-  }
-
+  // Every run is announced (beginRun) before its first step, by the trainer or the follower: the steps of any
+  // other run are not this view's.
   for (const rkd::StepProgress& p : steps) {
-    if (p.runId > 0 && p.runId != m_runId) continue;  // stale steps of another run
+    if (p.runId != m_runId) continue;
     const double key = static_cast<double>(p.step);
     if (!m_stepKeys.isEmpty() && key <= m_stepKeys.last()) continue;  // keys must grow (resume re-reports)
     m_stepKeys.append(key);
@@ -343,7 +335,7 @@ void LiveView::updateProgress(const rkd::StepProgress& p) {
 }
 
 void LiveView::addEpoch(const rkd::EpochProgress& e) {
-  if (e.runId > 0 && m_runId > 0 && e.runId != m_runId) return;
+  if (e.runId != m_runId) return;
   const double key = e.epoch + 1;
   while (!m_epochKeys.isEmpty() && m_epochKeys.last() >= key) {  // a resumed run reports an epoch again
     m_epochKeys.removeLast();

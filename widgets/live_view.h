@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 #include "widgets/metatypes.h"  // the value types as Qt meta types (queued signals)
 
 class QCustomPlot;

@@ -274,12 +274,9 @@ void MainWindow::connectParts() {
   connect(m_job, &DistributedJob::jobFinished, this, &MainWindow::onJobFinished);
 }
 
-void MainWindow::onRunStarted(qint64 runId) {
-  // The history panel's own connection reads the new run; no second store connection on the GUI thread.
+void MainWindow::onRunStarted(qint64 runId, const QString& title) {
+  // The title comes with the trainer's announcement; the history panel shows the new row on its own connection.
   m_history->refresh();
-  QString title = tr("run %1").arg(runId);
-  const int row = m_history->model()->rowOfRun(runId);
-  if (row >= 0) title = tr("run %1: %2").arg(runId).arg(QString::fromStdString(m_history->model()->row(row).run.name));
   m_live->beginRun(runId, title);
   m_features->clear();
   m_runLabel->setText(tr("training %1").arg(title));

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "core/services/inspect.h"
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 
 class QAction;
 class QLabel;
@@ -66,7 +66,7 @@ class MainWindow : public QMainWindow {
  private:
   void buildMenus();
   void connectParts();
-  void onRunStarted(qint64 runId);
+  void onRunStarted(qint64 runId, const QString& title);
   void onJobFinished(const rkd::RunOutcome& outcome);
   void beginLiveRun(qint64 runId, const QString& title);
   void startDistributed(const rkd::RunConfig& config, int processes);

@@ -3,8 +3,8 @@
 #include <QMetaType>
 #include <vector>
 
-#include "core/services/progress.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/progress.h"
+#include "core/vocabulary/run_config.h"
 
 Q_DECLARE_METATYPE(rkd::StepProgress)
 Q_DECLARE_METATYPE(std::vector<rkd::StepProgress>)

@@ -25,6 +25,7 @@
 
 #include "widgets/history_model.h"
 #include "widgets/plot_style.h"
+#include "core/vocabulary/metric_keys.h"
 
 namespace rkd::gui {
 
@@ -218,9 +219,9 @@ QWidget* RunDetailDialog::buildCurvesTab() {
   std::vector<MetricSeries> losses, accuracies;
   try {
     const std::vector<std::string> keys = m_store.metricKeys(m_runId);
-    for (const char* key : {"train/loss", "train/ce", "train/review", "train/kd"})
+    for (const char* key : {metric::kTrainLoss, metric::kTrainCe, metric::kTrainReview, metric::kTrainKd})
       if (std::find(keys.begin(), keys.end(), key) != keys.end()) losses.push_back(m_store.metrics(m_runId, key));
-    for (const char* key : {"test/top1", "test/top5", "val/top1", "epoch/train_top1"})
+    for (const char* key : {metric::kTestTop1, metric::kTestTop5, metric::kValTop1, metric::kEpochTrainTop1})
       if (std::find(keys.begin(), keys.end(), key) != keys.end()) accuracies.push_back(m_store.metrics(m_runId, key));
   } catch (const UserError& e) {
     showError(qs(e.full()));

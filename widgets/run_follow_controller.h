@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 #include "widgets/metatypes.h"
 
 namespace rkd::gui {

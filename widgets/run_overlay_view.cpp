@@ -12,6 +12,7 @@
 #include "widgets/history_status_line.h"
 #include "widgets/history_text.h"
 #include "widgets/plot_style.h"
+#include "core/vocabulary/metric_keys.h"
 
 namespace rkd::gui {
 
@@ -20,12 +21,11 @@ namespace {
 /// Metrics offered in the overlay even before a run is selected, in this order; keys the selected runs logged
 /// besides these follow, sorted.
 const QStringList& preferredMetrics() {
-  static const QStringList keys{QStringLiteral("test/top1"),        QStringLiteral("test/top5"),
-                                QStringLiteral("test/loss"),        QStringLiteral("val/top1"),
-                                QStringLiteral("epoch/train_top1"), QStringLiteral("epoch/train_loss"),
-                                QStringLiteral("train/loss"),       QStringLiteral("train/ce"),
-                                QStringLiteral("train/review"),     QStringLiteral("train/kd"),
-                                QStringLiteral("lr")};
+  static const QStringList keys = [] {
+    QStringList list;
+    for (const char* key : metric::plottableKeys()) list << QString::fromUtf8(key);
+    return list;
+  }();
   return keys;
 }
 
@@ -56,7 +56,7 @@ RunOverlayView::RunOverlayView(const HistoryModel* model, HistoryStatusLine* sta
   bar->addStretch(1);
   layout->addLayout(bar);
   m_plot = new QCustomPlot(this);
-  stylePlot(m_plot, QStringLiteral("epoch"), QStringLiteral("test/top1"));
+  stylePlot(m_plot, QStringLiteral("epoch"), QString::fromUtf8(metric::kTestTop1));
   {
     // The legend sits right of the axes, at the top: with many runs it never hides a curve.
     auto* side = new QCPLayoutGrid;
@@ -87,7 +87,7 @@ void RunOverlayView::showRuns(rkd::services::RunHistory* store, const std::vecto
 
 void RunOverlayView::updateMetricChoices(rkd::services::RunHistory* store, const std::vector<int64_t>& runs) {
   QString current = m_metric->currentText();
-  if (current.isEmpty()) current = QStringLiteral("test/top1");
+  if (current.isEmpty()) current = QString::fromUtf8(metric::kTestTop1);
   QStringList keys = preferredMetrics();
   QStringList extra;
   if (store) {

@@ -6,7 +6,7 @@
 #include <QString>
 
 #include "core/services/inspect.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 class QCheckBox;
 class QComboBox;

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/services/inspect.h"
-#include "core/services/run_config.h"
-#include "core/services/run_records.h"
+#include "core/vocabulary/run_config.h"
+#include "core/vocabulary/run_records.h"
 
 class QButtonGroup;
 class QComboBox;

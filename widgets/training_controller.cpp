@@ -73,8 +73,9 @@ void TrainingController::deliver() {
       Q_EMIT statusChanged(batch.statuses[status++]);
     } else {
       flushSteps();
-      m_currentRun = batch.newRuns[run++];
-      Q_EMIT runStarted(m_currentRun);
+      const rkd::RunCreated& created = batch.newRuns[run++];
+      m_currentRun = created.runId;
+      Q_EMIT runStarted(m_currentRun, tr("run %1: %2").arg(created.runId).arg(QString::fromStdString(created.name)));
     }
   }
   flushSteps();
@@ -86,7 +87,6 @@ bool TrainingController::launch(Job job) {
   m_session = std::make_shared<rkd::services::TrainingService>(m_storePath.toStdString());
   m_busy = true;
   m_currentRun = 0;
-  m_lastAnnouncedRun = 0;
   Q_EMIT busyChanged(true);
   m_session->setProbeIndex(m_probe);
   auto session = m_session;
@@ -99,23 +99,21 @@ bool TrainingController::launch(Job job) {
     }
     post();
   };
-  // A run id not seen before is announced before its first step or epoch (the teacher's run, then the student's).
-  const auto announce = [this](Pending& pending, int64_t runId) {
-    if (runId == 0 || runId == m_lastAnnouncedRun) return;
-    m_lastAnnouncedRun = runId;
-    pending.newRuns.push_back(runId);
-    pending.order.push_back(2);
-  };
-  callbacks.onStep = [report, announce](const rkd::StepProgress& p) {
+  // The trainer says which run it trains (the teacher's, then the student's) before that run's first step.
+  callbacks.onRunCreated = [report](const rkd::RunCreated& created) {
     report([&](Pending& pending) {
-      announce(pending, p.runId);
+      pending.newRuns.push_back(created);
+      pending.order.push_back(2);
+    });
+  };
+  callbacks.onStep = [report](const rkd::StepProgress& p) {
+    report([&](Pending& pending) {
       pending.steps.push_back(p);
       pending.order.push_back(0);
     });
   };
-  callbacks.onEpoch = [report, announce](const rkd::EpochProgress& e) {
+  callbacks.onEpoch = [report](const rkd::EpochProgress& e) {
     report([&](Pending& pending) {
-      announce(pending, e.runId);
       pending.epochs.push_back(e);
       pending.order.push_back(1);
     });

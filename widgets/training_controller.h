@@ -47,8 +47,9 @@ class TrainingController : public QObject {
 
  Q_SIGNALS:
   void busyChanged(bool busy);
-  /// A run appeared in the store (the teacher of a job, then its student).
-  void runStarted(qint64 runId);
+  /// A run appeared in the store (the teacher of a job, then its student), before its first step: its id and
+  /// "run <id>: <name>", from the trainer's own announcement.
+  void runStarted(qint64 runId, const QString& title);
   void stepsReady(const std::vector<rkd::StepProgress>& steps);
   void epochReady(const rkd::EpochProgress& epoch);
   void snapshotReady(const rkd::FeatureSnapshot& snapshot);
@@ -73,7 +74,7 @@ class TrainingController : public QObject {
     std::optional<rkd::FeatureSnapshot> snapshot;  // only the latest is worth drawing
     std::vector<QString> statuses;
     std::vector<std::pair<QString, QString>> logs;
-    std::vector<qint64> newRuns;
+    std::vector<rkd::RunCreated> newRuns;
   };
   std::mutex m_mutex;
   Pending m_pending;
@@ -87,7 +88,6 @@ class TrainingController : public QObject {
   std::shared_ptr<void> m_logSubscription;
   bool m_busy = false;
   qint64 m_currentRun = 0;
-  qint64 m_lastAnnouncedRun = 0;
   int m_deliveries = 0;
   qint64 m_probe = 0;
 };

@@ -4,7 +4,7 @@
 #include <QGroupBox>
 #include <QString>
 
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 class QComboBox;
 class QDoubleSpinBox;

@@ -6,7 +6,7 @@
 #include "app/cli/bench_step.h"
 #include "app/cli/commands.h"
 #include "app/cli/loaded_blas.h"
-#include "core/train/device.h"
+#include "core/runtime/device.h"
 #include "core/common/errors.h"
 #include "core/train/training_step.h"
 

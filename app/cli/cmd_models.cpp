@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
-#include "core/models/backbone.h"
+#include "core/services/inspect.h"
 
 namespace rkd::cli {
 
@@ -16,19 +16,14 @@ void addModelsCommand(CLI::App& app, Command& command) {
   sub->callback([&command, classes, channels] {
     command.action = [classes, channels] {
       std::printf("%-12s %-12s %12s %12s  %s\n", "name", "family", "params", "MACs@32", "levels (student side, 32x32)");
-      for (const auto& e : zooEntries()) {
-        Backbone net = createBackbone({e.name, *classes, *channels});
-        net->eval();
-        torch::NoGradGuard noGrad;
-        auto out = net->forwardAll(torch::zeros({1, *channels, 32, 32}), false);
+      for (const auto& n : services::networkSizes(*classes, *channels)) {
         std::string levels;
-        for (const auto& l : distilledLevels(out, false)) {
+        for (const auto& [c, side] : n.levels) {
           if (!levels.empty()) levels += " ";
-          levels += std::to_string(l.size(1)) + "@" + std::to_string(l.size(2));
+          levels += std::to_string(c) + "@" + std::to_string(side);
         }
-        std::printf("%-12s %-12s %12lld %11.1fM  %s\n", e.name.c_str(), e.family.c_str(),
-                    static_cast<long long>(countParameters(*net)),
-                    static_cast<double>(countMacs(*net, *channels, 32)) / 1e6, levels.c_str());
+        std::printf("%-12s %-12s %12lld %11.1fM  %s\n", n.network.name.c_str(), n.network.family.c_str(),
+                    static_cast<long long>(n.parameters), static_cast<double>(n.macs) / 1e6, levels.c_str());
       }
       return 0;
     };

@@ -6,11 +6,11 @@
 #include "app/cli/commands.h"
 #include "app/cli/table_cell.h"
 #include "app/cli/loaded_blas.h"
-#include "core/train/device.h"
+#include "core/runtime/device.h"
 #include "core/common/errors.h"
-#include "core/distill/golden_check.h"
+#include "core/parity/pair_golden.h"
 #include "core/io/tensor_file.h"
-#include "core/models/golden_check.h"
+#include "core/parity/network_golden.h"
 
 namespace rkd::cli {
 namespace {

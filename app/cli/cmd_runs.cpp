@@ -11,6 +11,7 @@
 #include "core/common/errors.h"
 #include "core/common/files.h"
 #include "core/services/run_history.h"
+#include "core/vocabulary/metric_keys.h"
 
 namespace rkd::cli {
 namespace {
@@ -158,8 +159,8 @@ void addRunsCommand(CLI::App& app, Command& command, const GlobalOptions& global
       std::printf("  started %s%s, %d epochs done, best top-1 %s, last top-1 %s\n", dateText(r.startedAt).c_str(),
                   r.endedAt ? (", ended " + dateText(*r.endedAt)).c_str() : "", r.epochsDone,
                   top1Text(r.bestTop1).c_str(), top1Text(r.lastTop1).c_str());
-      auto top1 = store.metrics(r.id, "test/top1");
-      auto loss = store.metrics(r.id, "epoch/train_loss");
+      auto top1 = store.metrics(r.id, metric::kTestTop1);
+      auto loss = store.metrics(r.id, metric::kEpochTrainLoss);
       if (!top1.empty()) {
         std::printf("  epoch  train loss  test top-1\n");
         for (size_t i = 0; i < top1.size(); ++i)

@@ -15,7 +15,7 @@
 #include "core/common/errors.h"
 #include "core/services/ablation_study.h"
 #include "core/services/catalog.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "core/services/training_service.h"
 
 namespace rkd::cli {

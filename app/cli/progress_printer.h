@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 
 namespace rkd::cli {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/common/errors.h"
-#include "core/train/threads.h"
+#include "core/runtime/threads.h"
 #include "core/distill/attention_mix_kernel.h"
 
 namespace rkd {

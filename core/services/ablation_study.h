@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 #include "core/services/catalog.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd {
 

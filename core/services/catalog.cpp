@@ -3,7 +3,7 @@
 #include <tuple>
 
 #include "core/common/errors.h"
-#include "core/services/config_text.h"
+#include "core/vocabulary/config_text.h"
 
 namespace rkd {
 namespace {

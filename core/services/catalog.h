@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd {
 

@@ -11,7 +11,7 @@
 #include "core/models/generator_scope.h"
 #include "core/models/zoo_match.h"
 #include "core/services/guarded.h"
-#include "core/train/device.h"
+#include "core/runtime/device.h"
 #include "core/train/run_setup.h"
 
 namespace rkd::services {
@@ -24,6 +24,20 @@ using detail::fixedText;
 std::vector<NetworkInfo> networks() {
   std::vector<NetworkInfo> out;
   for (const auto& e : zooEntries()) out.push_back({e.name, e.family, e.description});
+  return out;
+}
+
+std::vector<NetworkSize> networkSizes(int classes, int channels) {
+  std::vector<NetworkSize> out;
+  torch::NoGradGuard noGrad;
+  for (const auto& e : zooEntries()) {
+    Backbone net = createBackbone({e.name, classes, channels});
+    net->eval();
+    NetworkSize size{{e.name, e.family, e.description}, countParameters(*net), countMacs(*net, channels, 32), {}};
+    for (const auto& level : distilledLevels(net->forwardAll(torch::zeros({1, channels, 32, 32}), false), false))
+      size.levels.emplace_back(level.size(1), level.size(2));
+    out.push_back(std::move(size));
+  }
   return out;
 }
 

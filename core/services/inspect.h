@@ -5,9 +5,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd::services {
 
@@ -18,6 +19,17 @@ struct NetworkInfo {
 };
 /// Every zoo network, in the zoo's order (fast: no network is built).
 std::vector<NetworkInfo> networks();
+
+/// One zoo network's size, built for `classes` classes and `channels`-channel 32x32 images.
+struct NetworkSize {
+  NetworkInfo network;
+  int64_t parameters = 0;
+  int64_t macs = 0;  ///< multiply-accumulates of one 32x32 image
+  /// The distilled levels, shallow to deep (the pooled embedding last): {channels, side}.
+  std::vector<std::pair<int64_t, int64_t>> levels;
+};
+/// Every zoo network's size (slow: builds each network once). Throws InputError for classes or channels below 1.
+std::vector<NetworkSize> networkSizes(int classes, int channels);
 
 struct DeviceOption {
   std::string id;     ///< what RunConfig::device takes: "auto", "cpu", "cuda:0", ...

@@ -1,5 +1,4 @@
 #include "core/services/run_follower.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,9 +15,10 @@
 #include "core/common/errors.h"
 #include "core/common/files.h"
 #include "core/services/guarded.h"
-#include "core/services/snapshot_codec.h"
+#include "core/vocabulary/snapshot_codec.h"
 #include "core/services/run_history.h"
 #include "core/store/run_store.h"
+#include "core/vocabulary/metric_keys.h"
 
 namespace rkd::services {
 using detail::guarded;
@@ -32,7 +32,6 @@ constexpr auto kRecoveryEvery = std::chrono::seconds(3);
 /// A writer on another host that has not written for this long is reported as silent.
 constexpr int64_t kSilentAfterMs = 60000;
 
-const char* const kLevelPrefix = "train/level/";
 
 template <typename T>
 T configValue(const nlohmann::json& config, const char* section, const char* key, T fallback) {
@@ -103,7 +102,7 @@ struct StepRows {
 struct EpochRows {
   double trainLoss = kNaN, trainTop1 = kNaN, testLoss = kNaN, testTop1 = kNaN, testTop5 = kNaN;
   double valTop1 = -1, lr = kNaN, seconds = kNaN;
-  bool complete = false;  // "epoch/seconds", the last row the trainer writes per epoch, arrived
+  bool complete = false;  // epoch/seconds, the last row the trainer writes per epoch, arrived
 };
 
 }  // namespace
@@ -290,14 +289,14 @@ void RunFollower::readMetrics(FollowUpdate& u) {
     if (p.step == kEpochStep) {
       if (p.epoch <= s.lastReportedEpoch) return;
       EpochRows& e = s.pendingEpochs[p.epoch];
-      if (p.key == "epoch/train_loss") e.trainLoss = p.value;
-      else if (p.key == "epoch/train_top1") e.trainTop1 = p.value;
-      else if (p.key == "test/loss") e.testLoss = p.value;
-      else if (p.key == "test/top1") e.testTop1 = p.value;
-      else if (p.key == "test/top5") e.testTop5 = p.value;
-      else if (p.key == "val/top1") e.valTop1 = p.value;
-      else if (p.key == "epoch/lr") e.lr = p.value;
-      else if (p.key == "epoch/seconds") {
+      if (p.key == metric::kEpochTrainLoss) e.trainLoss = p.value;
+      else if (p.key == metric::kEpochTrainTop1) e.trainTop1 = p.value;
+      else if (p.key == metric::kTestLoss) e.testLoss = p.value;
+      else if (p.key == metric::kTestTop1) e.testTop1 = p.value;
+      else if (p.key == metric::kTestTop5) e.testTop5 = p.value;
+      else if (p.key == metric::kValTop1) e.valTop1 = p.value;
+      else if (p.key == metric::kEpochLr) e.lr = p.value;
+      else if (p.key == metric::kEpochSeconds) {
         e.seconds = p.value;
         e.complete = true;
       }
@@ -310,13 +309,13 @@ void RunFollower::readMetrics(FollowUpdate& u) {
     anyStepRow = true;
     StepRows& r = s.pendingSteps[p.step];
     r.epoch = p.epoch;
-    if (p.key == "train/loss") r.loss = p.value;
-    else if (p.key == "train/ce") r.ce = p.value;
-    else if (p.key == "train/review") r.review = p.value;
-    else if (p.key == "train/kd") r.kd = p.value;
-    else if (p.key == "lr") r.lr = p.value;
-    else if (p.key.rfind(kLevelPrefix, 0) == 0) {
-      const std::string label = p.key.substr(std::char_traits<char>::length(kLevelPrefix));
+    if (p.key == metric::kTrainLoss) r.loss = p.value;
+    else if (p.key == metric::kTrainCe) r.ce = p.value;
+    else if (p.key == metric::kTrainReview) r.review = p.value;
+    else if (p.key == metric::kTrainKd) r.kd = p.value;
+    else if (p.key == metric::kLr) r.lr = p.value;
+    else if (p.key.rfind(metric::kTrainLevelPrefix, 0) == 0) {
+      const std::string label = p.key.substr(std::char_traits<char>::length(metric::kTrainLevelPrefix));
       r.levels[label] = p.value;
       if (std::find(s.levelLabels.begin(), s.levelLabels.end(), label) == s.levelLabels.end()) s.levelLabels.push_back(label);
     }

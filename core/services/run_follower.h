@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/services/progress.h"
-#include "core/services/run_records.h"
+#include "core/vocabulary/progress.h"
+#include "core/vocabulary/run_records.h"
 
 namespace rkd {
 class RunStore;

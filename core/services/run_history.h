@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/services/errors.h"
-#include "core/services/run_config.h"
-#include "core/services/run_records.h"
+#include "core/vocabulary/run_config.h"
+#include "core/vocabulary/run_records.h"
 
 namespace rkd {
 class RunStore;

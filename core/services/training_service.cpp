@@ -8,10 +8,10 @@
 #include "core/common/version.h"
 #include "core/models/backbone.h"
 #include "core/store/run_store.h"
-#include "core/dist/environment.h"
-#include "core/dist/process_group.h"
-#include "core/train/device.h"
-#include "core/train/threads.h"
+#include "core/distributed/environment.h"
+#include "core/distributed/process_group.h"
+#include "core/runtime/device.h"
+#include "core/runtime/threads.h"
 #include "core/train/trainer.h"
 
 namespace rkd::services {

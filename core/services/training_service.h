@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "core/services/progress.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/progress.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd::services {
 

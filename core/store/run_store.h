@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/errors.h"
-#include "core/services/run_records.h"
+#include "core/vocabulary/run_records.h"
 
 struct sqlite3;
 

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "core/data/dataset.h"
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 #include "core/train/training_step.h"
 
 namespace rkd {

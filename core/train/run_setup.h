@@ -4,7 +4,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/distill/objective.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd {
 

@@ -7,7 +7,7 @@
 
 #include "core/io/checkpoint.h"
 #include "core/models/backbone.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "core/store/run_store.h"
 
 namespace rkd {

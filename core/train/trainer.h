@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/store/run_store.h"
-#include "core/services/progress.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/progress.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd {
 

@@ -1,7 +1,7 @@
 #include "core/train/training_step.h"
 
 #include "core/common/errors.h"
-#include "core/train/threads.h"
+#include "core/runtime/threads.h"
 #include "core/data/augment.h"
 
 namespace rkd {

@@ -7,9 +7,9 @@
 
 #include <torch/torch.h>
 
-#include "core/dist/data_parallel.h"
-#include "core/train/device.h"
-#include "core/train/nesterov_sgd.h"
+#include "core/distributed/data_parallel.h"
+#include "core/runtime/device.h"
+#include "core/runtime/nesterov_sgd.h"
 #include "core/data/dataset.h"
 #include "core/distill/levels.h"
 #include "core/distill/objective.h"

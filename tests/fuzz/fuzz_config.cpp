@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/common/errors.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {

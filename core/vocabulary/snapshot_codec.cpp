@@ -1,4 +1,4 @@
-#include "core/services/snapshot_codec.h"
+#include "core/vocabulary/snapshot_codec.h"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
-#include "core/distill/golden_check.h"
+#include "core/parity/pair_golden.h"
 
 #include <ATen/Parallel.h>
 
-#include "core/train/device.h"
-#include "core/train/nesterov_sgd.h"
+#include "core/runtime/device.h"
+#include "core/runtime/nesterov_sgd.h"
 
 #include <limits>
 

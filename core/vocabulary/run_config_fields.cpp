@@ -14,8 +14,8 @@
 
 #include "core/common/errors.h"
 #include "core/common/files.h"
-#include "core/services/config_text.h"
-#include "core/services/run_config.h"
+#include "core/vocabulary/config_text.h"
+#include "core/vocabulary/run_config.h"
 
 namespace rkd {
 namespace {

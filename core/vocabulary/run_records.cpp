@@ -1,4 +1,4 @@
-#include "core/services/run_records.h"
+#include "core/vocabulary/run_records.h"
 
 #include <chrono>
 

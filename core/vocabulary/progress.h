@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "core/services/run_records.h"
+#include <nlohmann/json.hpp>
+
+#include "core/vocabulary/run_records.h"
 
 namespace rkd {
 
@@ -74,8 +76,23 @@ struct FeatureSnapshot {
   std::vector<LevelSnapshot> levels;
 };
 
+/// A run the trainer created (or claimed for a resume), before its first step: who it is. Every observer learns a
+/// run's identity from this, not from a change of id in the steps.
+struct RunCreated {
+  int64_t runId = 0;
+  std::string name;  ///< as the history shows it (the config's name, else its summary)
+  RunKind kind = RunKind::Student;
+  std::string method;       ///< the config's method
+  nlohmann::json config;    ///< the run's config as JSON (what the store holds)
+  bool resumed = false;     ///< a resume of a run the store already held
+  int64_t epoch = 0;        ///< the epoch it starts (or continues) at, from 0
+  int64_t globalStep = 0;   ///< the step it starts (or continues) at
+};
+
 /// What the trainer calls (on its own thread). Any may be empty.
 struct TrainerCallbacks {
+  /// Once per start or resume, after the run is in the store and before its first step.
+  std::function<void(const RunCreated&)> onRunCreated;
   std::function<void(const StepProgress&)> onStep;
   std::function<void(const EpochProgress&)> onEpoch;
   std::function<void(const FeatureSnapshot&)> onSnapshot;

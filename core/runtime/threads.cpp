@@ -1,4 +1,4 @@
-#include "core/train/threads.h"
+#include "core/runtime/threads.h"
 
 #include <algorithm>
 #include <climits>

@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "core/dist/process_group.h"
+#include "core/distributed/process_group.h"
 #include "core/models/batch_norm_override.h"
 
 namespace rkd::dist {

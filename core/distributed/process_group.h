@@ -3,13 +3,14 @@
 // MASTER_PORT (rank 0 serves it), then ProcessGroupGloo on the CPU or ProcessGroupNCCL on CUDA (when the LibTorch
 // build has it). Collectives, the job's key-value store for small messages, and failure reports that name the
 // ranks that stopped answering.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
-#include "core/dist/environment.h"
+#include "core/distributed/environment.h"
 
 namespace rkd::dist {
 
@@ -61,6 +62,9 @@ class ProcessGroup {
   /// Small messages through the rendezvous store: set on one rank, read (waiting up to the timeout) on others.
   void publish(const std::string& key, const std::string& value);
   std::string receive(const std::string& key);
+  /// The next number of a series of messages this job's ranks exchange in the same order (0, 1, 2, ...): every
+  /// rank that takes one per exchange agrees on the keys without sending the number.
+  int64_t takeMessageNumber() { return m_messageNumber++; }
 
   /// After a collective failed with `error`: reports this rank's failure to the others and, on rank 0, waits a
   /// few seconds for their reports. Returns one sentence naming the ranks that did not report (their process
@@ -74,6 +78,7 @@ class ProcessGroup {
   std::string m_backend;
   torch::Device m_device = torch::kCPU;
   std::unique_ptr<Impl> m_impl;
+  std::atomic<int64_t> m_messageNumber{0};
 };
 
 /// This process's group when it is a worker of a distributed job; null otherwise.

@@ -1,8 +1,8 @@
 // The one-line summary of a config. The field table, the JSON reader and writer, --set and validate() live in
 // run_config_fields.cpp; presets and the paper's numbers in catalog.cpp.
-#include "core/services/run_config.h"
+#include "core/vocabulary/run_config.h"
 
-#include "core/services/config_text.h"
+#include "core/vocabulary/config_text.h"
 
 namespace rkd {
 using detail::valueText;

@@ -1,4 +1,4 @@
-#include "core/train/nesterov_sgd.h"
+#include "core/runtime/nesterov_sgd.h"
 
 #include "core/common/errors.h"
 

@@ -1,4 +1,4 @@
-#include "core/train/device.h"
+#include "core/runtime/device.h"
 
 #include <torch/version.h>
 

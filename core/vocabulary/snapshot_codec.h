@@ -3,7 +3,7 @@
 // studio following the run from the store shows the stage features too. Torch-free.
 #include <string>
 
-#include "core/services/progress.h"
+#include "core/vocabulary/progress.h"
 
 namespace rkd {
 

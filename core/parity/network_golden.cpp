@@ -1,4 +1,4 @@
-#include "core/models/golden_check.h"
+#include "core/parity/network_golden.h"
 
 #include "core/common/errors.h"
 #include "core/io/state_dict.h"

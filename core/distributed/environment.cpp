@@ -1,4 +1,4 @@
-#include "core/dist/environment.h"
+#include "core/distributed/environment.h"
 
 #include <cerrno>
 #include <climits>

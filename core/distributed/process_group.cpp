@@ -5,7 +5,7 @@
 #if defined(REVIEWKD_HAVE_NCCL) && !defined(USE_C10D_NCCL)
 #define USE_C10D_NCCL
 #endif
-#include "core/dist/process_group.h"
+#include "core/distributed/process_group.h"
 
 #include <chrono>
 #include <cstdlib>
