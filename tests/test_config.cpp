@@ -116,6 +116,9 @@ class TestConfig : public QObject {
     QTest::newRow("wrong type") << "optim.epochs=\"ten\"" << "'optim.epochs' has the wrong type";
     QTest::newRow("not key=value") << "optim.epochs" << "key=value";
     QTest::newRow("channels") << "data.channels=2" << "auto, 1, 3";
+    QTest::newRow("subset") << "data.subset=last" << "'data.subset' has value 'last'";
+    QTest::newRow("subset allowed") << "data.subset=stratified" << "random (stratified, seeded), first";
+    QTest::newRow("subset seed") << "data.subset_seed=-2" << "-1 (the run's seed) or a seed >= 0";
   }
   void validationNamesFieldAndAllowedValues() {
     QFETCH(QString, override);

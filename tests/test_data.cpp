@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <set>
 
 #include <zlib.h>
@@ -24,6 +25,7 @@
 #include "core/data/dataset.h"
 #include "core/data/readers.h"
 #include "core/common/logging.h"
+#include "core/train/run_setup.h"
 #include "torch_support.h"
 
 namespace fs = std::filesystem;
@@ -601,6 +603,46 @@ class TestData : public QObject {
     auto ids = imageIds(a.train);
     for (int64_t i = 0; i < a.train.size(); ++i) QCOMPARE(a.train.labels[i].item<int64_t>(), ids[size_t(i)] % 10);
     QCOMPARE(a.test.size(), int64_t(50));
+  }
+
+  // data.subset first: the first N of each class in the file's order (what a script that slices the data takes),
+  // whatever the seed; and data.subset_seed holds the cuts fixed while the run's seed changes.
+  void subsetFirstAndSubsetSeed() {
+    auto dir = rkdtest::tempDir("subsetfirst");
+    writeMnistFolder(dir, 200, 50);  // image id = its index, label = id % 10
+    rkd::DatasetSpec spec;
+    spec.path = dir;
+    spec.perClass = 7;
+    spec.testPerClass = 2;
+    spec.subset = rkd::SubsetChoice::First;
+    std::vector<int64_t> firstIds(70), firstTest(20);
+    std::iota(firstIds.begin(), firstIds.end(), 0);
+    std::iota(firstTest.begin(), firstTest.end(), 0);
+    for (uint64_t seed : {1u, 2u, 99u}) {
+      spec.seed = seed;
+      auto s = rkd::loadDataset(spec);
+      QCOMPARE(imageIds(s.train), firstIds);
+      QCOMPARE(imageIds(s.test), firstTest);
+      QCOMPARE(s.train.classCounts(), std::vector<int64_t>(10, 7));
+    }
+    spec.subset = rkd::SubsetChoice::Random;
+    QVERIFY(imageIds(rkd::loadDataset(spec).train) != firstIds);
+
+    // The config's fields reach the spec: -1 takes the run's seed, else the subset seed holds.
+    rkd::DataConfig data;
+    data.perClass = 7;
+    QCOMPARE(rkd::datasetSpecOf(data, 5).seed, uint64_t(5));
+    QVERIFY(rkd::datasetSpecOf(data, 5).subset == rkd::SubsetChoice::Random);
+    data.subsetSeed = 3;
+    data.subset = "first";
+    QCOMPARE(rkd::datasetSpecOf(data, 5).seed, uint64_t(3));
+    QCOMPARE(rkd::datasetSpecOf(data, 6).seed, uint64_t(3));
+    QVERIFY(rkd::datasetSpecOf(data, 6).subset == rkd::SubsetChoice::First);
+    data.subset = "random";
+    data.path = dir;
+    const auto runSeed1 = rkd::loadDataset(rkd::datasetSpecOf(data, 1));
+    const auto runSeed2 = rkd::loadDataset(rkd::datasetSpecOf(data, 2));
+    QCOMPARE(imageIds(runSeed1.train), imageIds(runSeed2.train));  // same subset seed, same images
   }
 
   void validationSplitIsDisjoint() {

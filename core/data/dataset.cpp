@@ -25,8 +25,8 @@ std::string lowerNoSep(const std::string& s) {
   return out;
 }
 
-/// Indices of each class, each class's list in a seeded random order.
-std::vector<std::vector<int64_t>> shuffledClassIndices(const TensorDataset& data, uint64_t seed) {
+/// Indices of each class, each class's list in the data's order.
+std::vector<std::vector<int64_t>> classIndices(const TensorDataset& data) {
   auto labels = data.labels.to(torch::kCPU).contiguous();
   const int64_t* lp = labels.data_ptr<int64_t>();
   std::vector<std::vector<int64_t>> perClass(size_t(std::max<int64_t>(data.numClasses, 0)));
@@ -36,6 +36,12 @@ std::vector<std::vector<int64_t>> shuffledClassIndices(const TensorDataset& data
                        std::to_string(data.numClasses - 1));
     perClass[size_t(lp[i])].push_back(i);
   }
+  return perClass;
+}
+
+/// Indices of each class, each class's list in a seeded random order.
+std::vector<std::vector<int64_t>> shuffledClassIndices(const TensorDataset& data, uint64_t seed) {
+  std::vector<std::vector<int64_t>> perClass = classIndices(data);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (auto& idx : perClass) {
     if (idx.size() < 2) continue;
@@ -139,10 +145,10 @@ Normalization presetNormalization(DatasetKind kind) {
                    "compute the statistics from the training set or give mean and std");
 }
 
-TensorDataset stratifiedSubset(const TensorDataset& data, int64_t perClass, uint64_t seed) {
+TensorDataset stratifiedSubset(const TensorDataset& data, int64_t perClass, uint64_t seed, SubsetChoice choice) {
   if (perClass < 0) throw InputError("per-class subset must be >= 0, found " + std::to_string(perClass));
   if (perClass == 0) return data;
-  auto classes = shuffledClassIndices(data, seed);
+  auto classes = choice == SubsetChoice::First ? classIndices(data) : shuffledClassIndices(data, seed);
   std::vector<int64_t> keep;
   for (size_t c = 0; c < classes.size(); ++c) {
     const auto& idx = classes[c];
@@ -345,7 +351,7 @@ DatasetSplits loadDataset(const DatasetSpec& spec) {
   }
 
   DatasetSplits out;
-  train = stratifiedSubset(train, spec.perClass, mixSeed(spec.seed, 1));
+  train = stratifiedSubset(train, spec.perClass, mixSeed(spec.seed, 1), spec.subset);
   int64_t valN = spec.valCount;
   if (valN == 0 && spec.valFraction > 0) valN = std::llround(spec.valFraction * double(train.size()));
   if (valN > 0) {
@@ -360,7 +366,7 @@ DatasetSplits loadDataset(const DatasetSpec& spec) {
     out.val = train.select(torch::empty({0}, torch::kInt64));
     out.val.name = withSplit(train.name, "val");
   }
-  out.test = stratifiedSubset(test, spec.testPerClass, mixSeed(spec.seed, 4));
+  out.test = stratifiedSubset(test, spec.testPerClass, mixSeed(spec.seed, 4), spec.subset);
 
   if (!spec.mean.empty()) {
     out.normalization = {spec.mean, spec.std};

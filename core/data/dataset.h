@@ -63,6 +63,12 @@ enum class StatsSource {
   Computed,  ///< computeNormalization(training split)
 };
 
+/// How a per-class subset is chosen.
+enum class SubsetChoice {
+  Random,  ///< stratified, seeded
+  First,   ///< the first N images of each class in the file's order
+};
+
 /// What to load and how to cut it. Validated in loadDataset (InputError naming the field).
 struct DatasetSpec {
   DatasetKind kind = DatasetKind::FashionMnist;
@@ -74,6 +80,8 @@ struct DatasetSpec {
   int64_t perClass = 0;
   /// Test images kept per class (stratified, seeded); 0 = all.
   int64_t testPerClass = 0;
+  /// How the training and test subsets (perClass, testPerClass) are chosen.
+  SubsetChoice subset = SubsetChoice::Random;
   /// Validation images held out of the (subset) training set, stratified and seeded: a count ...
   int64_t valCount = 0;
   /// ... or a fraction in [0, 1) of it (used when valCount is 0).
@@ -110,9 +118,11 @@ struct DatasetSplits {
 /// Throws InputError for a bad spec or bad files (the message names the file and what was expected/found).
 DatasetSplits loadDataset(const DatasetSpec& spec);
 
-/// `perClass` images of each class, chosen with `seed` (deterministic), kept in their original order.
-/// A class with fewer images keeps all of them (logged as a warning).
-TensorDataset stratifiedSubset(const TensorDataset& data, int64_t perClass, uint64_t seed);
+/// `perClass` images of each class, chosen with `seed` (deterministic), or the first `perClass` of each class
+/// (SubsetChoice::First, `seed` unused); kept in their original order. A class with fewer images keeps all of
+/// them (logged as a warning).
+TensorDataset stratifiedSubset(const TensorDataset& data, int64_t perClass, uint64_t seed,
+                               SubsetChoice choice = SubsetChoice::Random);
 
 /// Splits off `holdOut` images, stratified (each class gives its share, largest remainders first) and seeded.
 /// Returns {kept, heldOut}; both keep the original order and are disjoint.

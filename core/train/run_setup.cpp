@@ -9,7 +9,8 @@ DatasetSpec datasetSpecOf(const DataConfig& d, int64_t seed) {
   s.perClass = d.perClass;
   s.testPerClass = d.testPerClass;
   s.valCount = d.validation;
-  s.seed = static_cast<uint64_t>(seed);
+  s.seed = static_cast<uint64_t>(d.subsetSeed >= 0 ? d.subsetSeed : seed);
+  s.subset = d.subset == "first" ? SubsetChoice::First : SubsetChoice::Random;
   s.padTo = d.padTo;
   s.mean = d.mean;
   s.std = d.std;

@@ -45,6 +45,12 @@ struct DataConfig {
   std::string path;                    ///< empty = the kind's default location
   int64_t perClass = 0;                ///< training images per class, 0 = all
   int64_t testPerClass = 0;            ///< test images per class, 0 = all
+  /// How the per-class subsets are chosen: "random" (stratified, seeded) or "first" (the first N of each class in
+  /// the file's order, what a script that slices a dataset takes, so a run can use exactly its subset).
+  std::string subset = "random";
+  /// The seed of the data's cuts (the random subsets, the validation split, a folder's test split); -1 = the run's
+  /// seed. A study holds it fixed so that its seeds vary the initialisation, the order and the augmentation only.
+  int64_t subsetSeed = -1;
   int64_t validation = 0;              ///< images held out of training for validation
   int64_t padTo = 0;                   ///< zero-pad images to this size (28 -> 32), 0 = off
   int64_t imageSize = 0;               ///< folder datasets: resize to this size, 0 = as stored

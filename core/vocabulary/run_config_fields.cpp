@@ -67,6 +67,8 @@ const std::vector<Field<DataConfig>>& fieldsOf() {
       {"path", &DataConfig::path, "/data/cifar-10"},
       {"per_class", &DataConfig::perClass, "100"},
       {"test_per_class", &DataConfig::testPerClass, "50"},
+      {"subset", &DataConfig::subset, "first"},
+      {"subset_seed", &DataConfig::subsetSeed, "3"},
       {"validation", &DataConfig::validation, "500"},
       {"pad_to", &DataConfig::padTo, "32"},
       {"image_size", &DataConfig::imageSize, "64"},
@@ -361,6 +363,7 @@ void RunConfig::validate() const {
                                      {&student, pathOf(&C::student)}, {&teacher.arch, pathOf(&T::arch)},
                                      {&teacher.mode, pathOf(&T::mode)}, {&data.kind, pathOf(&D::kind)},
                                      {&data.flip, pathOf(&D::flip)}, {&data.channels, pathOf(&D::channels)},
+                                     {&data.subset, pathOf(&D::subset)},
                                      {&optim.schedule, pathOf(&O::schedule)}, {&device, pathOf(&C::device)},
                                      {&channelsLast, pathOf(&C::channelsLast)}})
     bounded(*value, limits::kWordBytes, field, "every allowed value is shorter");
@@ -395,6 +398,10 @@ void RunConfig::validate() const {
   require(data.testPerClass >= 0, pathOf(&D::testPerClass), valueText(data.testPerClass),
           "0 (all) or a positive count");
   require(data.validation >= 0, pathOf(&D::validation), valueText(data.validation), "0 or a positive count");
+  require(oneOf(data.subset, {"random", "first"}), pathOf(&D::subset), "'" + data.subset + "'",
+          "random (stratified, seeded), first (the first N of each class in file order)");
+  require(data.subsetSeed >= -1, pathOf(&D::subsetSeed), valueText(data.subsetSeed),
+          "-1 (the run's seed) or a seed >= 0");
   require(data.padTo == 0 || (data.padTo >= 28 && data.padTo <= 512), pathOf(&D::padTo), valueText(data.padTo),
           "0 or 28..512");
   require(data.imageSize == 0 || (data.imageSize >= 28 && data.imageSize <= 512), pathOf(&D::imageSize),
