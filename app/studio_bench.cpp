@@ -20,7 +20,7 @@
 #include "core/services/training_service.h"
 #include "core/services/training_service.h"
 #include "widgets/main_window.h"
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 namespace {
 

@@ -29,12 +29,21 @@ function(reviewkd_deps_root target)
   endif()
 endfunction()
 
+# Unity builds of the torch-using libraries: their files compiled in batches, so LibTorch's templates are
+# instantiated once per batch instead of once per file. For builds from scratch (CI turns it on: scripts/test);
+# a developer's incremental build is faster without it, since a change recompiles only its own file.
+option(REVIEWKD_UNITY "Compile the torch-using libraries in unity batches (faster from scratch)" OFF)
+set(REVIEWKD_UNITY_BATCH 8 CACHE STRING "Files per unity batch (REVIEWKD_UNITY)")
+
 # One torch precompiled header, built once and reused by every torch-using target.
 function(reviewkd_torch_target target)
   reviewkd_warnings(${target})
   reviewkd_deps_root(${target})
   if(TARGET reviewkd_pch)
     target_precompile_headers(${target} REUSE_FROM reviewkd_pch)
+  endif()
+  if(REVIEWKD_UNITY)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${REVIEWKD_UNITY_BATCH})
   endif()
 endfunction()
 

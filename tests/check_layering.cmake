@@ -7,7 +7,7 @@
 #
 # From the ground up (core/CMakeLists.txt adds the folders in this order):
 #   common -> vocabulary -> runtime -> io, store -> models, data -> distill, export, distributed -> train
-#   -> parity -> services -> widgets -> app
+#   -> parity -> services -> widgets/controllers -> widgets -> app
 cmake_minimum_required(VERSION 3.16)
 set(layers common vocabulary runtime io store models data distill export distributed train parity services)
 
@@ -26,18 +26,20 @@ set(allowed_core/train        core/common core/vocabulary core/runtime core/io c
 set(allowed_core/parity       core/common core/runtime core/io core/models core/distill core/parity)
 set(allowed_core/services     core/common core/vocabulary core/runtime core/io core/store core/models core/data
                               core/distill core/export core/distributed core/train core/parity core/services)
-# The studio's widgets reach the engine only through the services (and the vocabulary their headers speak).
-set(allowed_widgets           core/vocabulary core/services widgets)
+# The studio reaches the engine only through the services (and the vocabulary their headers speak); its QtCore
+# controllers sit under its widgets.
+set(allowed_widgets/controllers core/vocabulary core/services widgets/controllers)
+set(allowed_widgets           core/vocabulary core/services widgets/controllers widgets)
 # The CLI is a front end like the studio; only its diagnostics (parity, bench, devices) use the engine directly.
 set(allowed_app/cli           core/common core/vocabulary core/services app/cli)
-set(allowed_app               core/vocabulary core/services widgets app/cli app)
+set(allowed_app               core/vocabulary core/services widgets/controllers widgets app/cli app)
 set(diagnostics app/cli/cmd_parity.cpp app/cli/cmd_bench.cpp app/cli/cmd_devices.cpp app/cli/bench_step.h)
 set(allowed_diagnostics ${allowed_app/cli} core/runtime core/io core/models core/data core/distill
                         core/distributed core/train core/parity)
 # Folders that build without LibTorch.
-set(torch_free core/common core/vocabulary core/store widgets)
+set(torch_free core/common core/vocabulary core/store widgets/controllers widgets)
 
-set(folders app app/cli widgets)
+set(folders app app/cli widgets widgets/controllers)
 foreach(layer IN LISTS layers)
   list(APPEND folders core/${layer})
 endforeach()
@@ -61,11 +63,13 @@ foreach(folder IN LISTS folders)
     foreach(line IN LISTS lines)
       if(line MATCHES "[<\"]((core|widgets|app)/[^>\"]*)[>\"]")
         set(header "${CMAKE_MATCH_1}")
-        # The folder a header lives in: core/<layer>, app/cli, app, widgets (and any folder under widgets).
+        # The folder a header lives in: core/<layer>, app/cli, app, widgets/controllers, widgets.
         if(header MATCHES "^(core/[^/]+)/")
           set(target "${CMAKE_MATCH_1}")
         elseif(header MATCHES "^(app/cli)/")
           set(target "${CMAKE_MATCH_1}")
+        elseif(header MATCHES "^widgets/controllers/")
+          set(target widgets/controllers)
         elseif(header MATCHES "^widgets/")
           set(target widgets)
         else()

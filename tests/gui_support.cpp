@@ -3,9 +3,7 @@
 #include "core/services/catalog.h"
 
 #include <QDir>
-#include <QPixmap>
 #include <QTemporaryDir>
-#include <QWidget>
 #include <memory>
 #include <vector>
 
@@ -43,17 +41,5 @@ QString syntheticMnistDir(int perClassTrain, int perClassTest) {
   return dir;
 }
 
-QString saveScreenshot(QWidget* widget, const QString& name) {
-  QString dir;
-  if (!qEnvironmentVariableIsEmpty("REVIEWKD_SCREENSHOTS")) {
-    dir = QStringLiteral(REVIEWKD_SOURCE_DIR "/docs/screenshots");
-    QDir().mkpath(dir);
-  } else {
-    dir = guiTempDir(QStringLiteral("shots"));
-  }
-  const QString path = dir + "/" + name + ".png";
-  widget->grab().save(path);
-  return path;
-}
 
 }  // namespace rkdtest

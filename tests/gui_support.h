@@ -1,5 +1,6 @@
 #pragma once
-// Helpers shared by the GUI suites.
+// Helpers shared by the GUI suites and test_controllers: all but saveScreenshot need only QtCore
+// (gui_support.cpp); saveScreenshot is in gui_screenshot.cpp, with the widgets.
 #include <QString>
 
 #include "core/vocabulary/run_config.h"

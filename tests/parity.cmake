@@ -28,7 +28,7 @@ endforeach()
 reviewkd_parity_test(parity_resnet56_to_resnet20 pairs/resnet56_to_resnet20.pt
   --teacher resnet56 --student resnet20 --review-weight 0.6)
 # Its after-step student weights are ill-conditioned: checked with the measured tolerance that `reviewkd parity`
-# names (core/distill/golden_check.cpp, illConditionedGoldenKeys).
+# names (core/parity/pair_golden.cpp, illConditionedGoldenKeys).
 reviewkd_parity_test(parity_wrn-40-2_to_shufflev1 pairs/wrn-40-2_to_shufflev1.pt
   --teacher wrn-40-2 --student shufflev1 --review-weight 5)
 # The engine's CPU training layout (channels-last, with the fused ABF attention kernel) against the same file.

@@ -1,6 +1,6 @@
 # Run store suite. store_writer_child is a second process that writes to a store, for the WAL reader test and the
 # kill -9 recovery test; its path reaches the test through REVIEWKD_STORE_CHILD.
-if(TARGET Qt6::Test)
+if(TARGET Qt6::Test AND REVIEWKD_CORE_SUITES)
   add_executable(store_writer_child store_writer_child.cpp)
   target_link_libraries(store_writer_child PRIVATE reviewkd_store)
   reviewkd_warnings(store_writer_child)

@@ -517,7 +517,7 @@ class TestDistill : public QObject {
   }
 
   void illConditionedRulesStayNarrow() {
-    // The measured tolerances cover the keys measured to need them, nothing else (core/distill/golden_check.cpp).
+    // The measured tolerances cover the keys measured to need them, nothing else (core/parity/pair_golden.cpp).
     QVERIFY(rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.student.layer1.0.conv1.weight"));
     QVERIFY(rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.abfs.1.att_conv.0.weight"));
     QVERIFY(!rkd::illConditionedRule("wrn-40-2", "shufflev1", "after_step.model.student.linear.weight"));

@@ -26,14 +26,14 @@
 #include "core/services/run_follower.h"
 #include "core/services/run_history.h"
 #include "gui_support.h"
-#include "widgets/distributed_job.h"
+#include "widgets/controllers/distributed_job.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/history_model.h"
 #include "widgets/history_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/main_window.h"
-#include "widgets/run_follow_controller.h"
-#include "widgets/training_controller.h"
+#include "widgets/controllers/run_follow_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 using rkd::gui::MainWindow;
 

@@ -21,7 +21,7 @@
 #include "widgets/live_view.h"
 #include "widgets/main_window.h"
 #include "widgets/run_detail_dialog.h"
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 class TestScreenshots : public QObject {
   Q_OBJECT

@@ -32,7 +32,7 @@
 #include "widgets/history_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/main_window.h"
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 using rkd::gui::ExperimentPanel;
 using rkd::gui::MainWindow;

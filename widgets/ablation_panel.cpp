@@ -16,7 +16,7 @@
 #include <QVBoxLayout>
 #include <set>
 
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 #include "core/services/catalog.h"
 
 namespace rkd::gui {

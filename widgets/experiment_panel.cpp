@@ -13,7 +13,7 @@
 #include "core/services/catalog.h"
 #include "core/services/errors.h"
 #include "widgets/dataset_group.h"
-#include "widgets/experiment_checks.h"
+#include "widgets/controllers/experiment_checks.h"
 #include "widgets/form_fields.h"
 #include "widgets/student_group.h"
 #include "widgets/training_group.h"

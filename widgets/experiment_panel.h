@@ -11,7 +11,7 @@
 
 #include "core/services/inspect.h"
 #include "core/services/run_history.h"
-#include "widgets/metatypes.h"
+#include "widgets/controllers/metatypes.h"
 #include "widgets/teacher_group.h"
 
 class QCheckBox;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/vocabulary/progress.h"
-#include "widgets/metatypes.h"  // the value types as Qt meta types (queued signals)
+#include "widgets/controllers/metatypes.h"  // the value types as Qt meta types (queued signals)
 
 class QCustomPlot;
 class QCPGraph;

@@ -19,16 +19,16 @@
 #include "core/services/run_history.h"
 #include "core/services/version.h"
 #include "widgets/ablation_panel.h"
-#include "widgets/distributed_job.h"
+#include "widgets/controllers/distributed_job.h"
 #include "widgets/experiment_panel.h"
 #include "widgets/feature_view.h"
 #include "widgets/history_model.h"
 #include "widgets/history_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/plot_style.h"
-#include "widgets/run_follow_controller.h"
+#include "widgets/controllers/run_follow_controller.h"
 #include "widgets/studio_icon.h"
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 namespace rkd::gui {
 

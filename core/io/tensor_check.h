@@ -37,7 +37,7 @@ constexpr double kParameterTolerance = 1e-5;
 /// after-step tensor matches to 1e-6..5e-6. The step runs on one intra-op thread (see checkPairGolden).
 /// Under OpenBLAS (each of its x86 kernels, 1 or 2 threads) resnet56 -> resnet20 stays under 1.6e-5 too
 /// (channels-last included); the keys of wrn-40-2 -> shufflev1 that do not are listed, with their measured
-/// tolerances, in rkd::illConditionedGoldenKeys (core/distill/golden_check.cpp).
+/// tolerances, in rkd::illConditionedGoldenKeys (core/parity/pair_golden.cpp).
 constexpr double kAfterStepTolerance = 2e-5;
 
 }  // namespace rkd

@@ -13,7 +13,7 @@ namespace rkd {
 /// Golden keys of one pair file whose reference value is ill-conditioned: float32 rounding that depends on the
 /// BLAS library, its CPU kernel and the thread count moves them by far more than the README's tolerance, in the
 /// PyTorch reference as much as in the engine. Each rule's tolerance comes from a measured spread (the numbers
-/// are in golden_check.cpp and in README "Parity"); every other key keeps the README's tolerance.
+/// are in pair_golden.cpp and in README "Parity"); every other key keeps the README's tolerance.
 struct IllConditionedKeys {
   std::string teacher;
   std::string student;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/vocabulary/progress.h"
-#include "widgets/metatypes.h"
+#include "widgets/controllers/metatypes.h"
 
 namespace rkd::gui {
 

@@ -1,10 +1,14 @@
 # GUI suites (label gui): Qt Test on the studio's widgets, offscreen (or under the Xvfb that scripts/test starts).
 # They link reviewkd_widgets only: no torch headers, no torch PCH.
 if(TARGET reviewkd_widgets)
-  # The GUI suites' shared helpers, compiled once.
-  add_library(reviewkd_test_gui_support STATIC gui_support.cpp)
-  target_link_libraries(reviewkd_test_gui_support PUBLIC reviewkd_widgets reviewkd_test_synthetic Qt6::Test)
-  target_include_directories(reviewkd_test_gui_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  # The studio suites' helpers: a tiny run's config, temporary folders, synthetic data (QtCore), compiled once;
+  # the screenshot helper on top, with the widgets.
+  add_library(reviewkd_test_studio_support STATIC gui_support.cpp)
+  target_link_libraries(reviewkd_test_studio_support PUBLIC reviewkd_controllers reviewkd_test_synthetic Qt6::Test)
+  target_include_directories(reviewkd_test_studio_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  reviewkd_warnings(reviewkd_test_studio_support)
+  add_library(reviewkd_test_gui_support STATIC gui_screenshot.cpp)
+  target_link_libraries(reviewkd_test_gui_support PUBLIC reviewkd_test_studio_support reviewkd_widgets)
   target_compile_definitions(reviewkd_test_gui_support PRIVATE REVIEWKD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   reviewkd_warnings(reviewkd_test_gui_support)
 endif()
@@ -32,4 +36,11 @@ if(TARGET test_history_panel)
   target_link_libraries(test_history_panel PRIVATE onnx_proto)
   # Its fixtures fill a store directly (runs, metrics, tags) before the panel reads it through the services.
   target_link_libraries(test_history_panel PRIVATE reviewkd_store)
+endif()
+# The studio's QtCore controllers without a widget or a display (label gui: built with the studio).
+if(TARGET reviewkd_controllers AND TARGET Qt6::Test)
+  add_executable(test_controllers test_controllers.cpp)
+  target_link_libraries(test_controllers PRIVATE reviewkd_test_studio_support reviewkd_controllers)
+  reviewkd_warnings(test_controllers)
+  reviewkd_register_test(test_controllers gui 600)
 endif()

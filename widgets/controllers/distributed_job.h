@@ -13,7 +13,7 @@
 
 #include "core/vocabulary/progress.h"
 #include "core/vocabulary/run_config.h"
-#include "widgets/metatypes.h"
+#include "widgets/controllers/metatypes.h"
 
 namespace rkd::services {
 class RunHistory;

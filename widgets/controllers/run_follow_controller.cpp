@@ -1,4 +1,4 @@
-#include "widgets/run_follow_controller.h"
+#include "widgets/controllers/run_follow_controller.h"
 
 #include <QMetaObject>
 #include <algorithm>

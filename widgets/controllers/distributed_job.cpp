@@ -1,4 +1,4 @@
-#include "widgets/distributed_job.h"
+#include "widgets/controllers/distributed_job.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -10,7 +10,7 @@
 
 #include "core/services/run_follower.h"
 #include "core/services/run_history.h"
-#include "widgets/run_follow_controller.h"
+#include "widgets/controllers/run_follow_controller.h"
 
 namespace rkd::gui {
 

@@ -1,4 +1,4 @@
-#include "widgets/experiment_checks.h"
+#include "widgets/controllers/experiment_checks.h"
 
 #include <QTimer>
 #include <QtConcurrent/QtConcurrent>

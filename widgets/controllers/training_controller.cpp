@@ -1,4 +1,4 @@
-#include "widgets/training_controller.h"
+#include "widgets/controllers/training_controller.h"
 
 #include <QMetaObject>
 

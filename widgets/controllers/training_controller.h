@@ -14,7 +14,7 @@
 
 #include "core/services/log.h"
 #include "core/services/training_service.h"
-#include "widgets/metatypes.h"
+#include "widgets/controllers/metatypes.h"
 
 namespace rkd::gui {
 

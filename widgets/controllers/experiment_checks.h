@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/services/inspect.h"
-#include "widgets/metatypes.h"
+#include "widgets/controllers/metatypes.h"
 
 class QTimer;
 
