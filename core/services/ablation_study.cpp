@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/vocabulary/config_text.h"
+
 namespace rkd {
 
 std::vector<std::pair<std::string, RunConfig>> ablationGrid(const RunConfig& reviewStudent) {
@@ -45,6 +47,7 @@ std::vector<std::pair<std::string, RunConfig>> ablationGrid(const RunConfig& rev
 }  // namespace rkd
 
 namespace rkd::services {
+using rkd::detail::csvField;
 
 // --- ablation -------------------------------------------------------------------------------------------------
 
@@ -78,13 +81,6 @@ std::string percent(const std::optional<double>& v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", *v);
   return buf;
-}
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 }  // namespace

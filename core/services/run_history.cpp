@@ -23,8 +23,10 @@
 #include "core/services/inspect.h"
 #include "core/store/run_store.h"
 #include "core/train/run_setup.h"
+#include "core/vocabulary/config_text.h"
 
 namespace rkd::services {
+using rkd::detail::csvField;
 using detail::guarded;
 using detail::fixedText;
 
@@ -335,16 +337,6 @@ void RunHistory::deleteRun(int64_t runId) {
 std::vector<std::string> RunHistory::metricKeys(int64_t runId) { return m_store->metricKeys(runId); }
 MetricSeries RunHistory::metrics(int64_t runId, const std::string& key) { return m_store->metrics(runId, key); }
 namespace {
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
 
 // The shortest text that reads back as the same double; NaN as "nan".
 std::string shortestDouble(double v) {

@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "core/common/errors.h"
+#include "core/vocabulary/config_text.h"
 
 namespace rkd::services {
+using rkd::detail::csvField;
 namespace {
 
 std::string fixed(double v, int decimals) {
@@ -21,13 +23,6 @@ std::string signedFixed(double v, int decimals) { return (v >= 0 ? "+" : "") + f
 std::string pText(double p) {
   if (p < 1e-4) return "<0.0001";
   return fixed(p, 4);
-}
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string latexEscape(const std::string& s) {

@@ -1,10 +1,18 @@
 #pragma once
-// Private to core/services: the few text helpers the config's reader, summary and catalog share.
+// Text helpers the config's reader and summary and the services share (not for the front ends).
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace rkd::detail {
+
+/// A CSV field (RFC 4180): quoted, with inner quotes doubled, when it holds a comma, a quote or a line break.
+inline std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
 
 /// "a, b, c"
 inline std::string joinNames(const std::vector<std::string>& names) {
