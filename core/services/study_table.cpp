@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "core/common/errors.h"
 #include "core/vocabulary/config_text.h"
@@ -61,6 +62,19 @@ std::string intervalText(const std::optional<double>& low, const std::optional<d
   return "[" + fixed(*low, 2) + ", " + fixed(*high, 2) + "]";
 }
 
+// What both text tables show in their headers: the baseline's label (the one row without a difference, when
+// the other rows have one; empty when none was given) and whether any row has the paper's number.
+std::pair<std::string, bool> tableFacts(const std::vector<StudyRowStats>& rows) {
+  std::string baseline;
+  bool anyDelta = false, anyPaper = false;
+  for (const auto& r : rows) {
+    if (r.delta) anyDelta = true;
+    else baseline = r.label;
+    anyPaper = anyPaper || r.paper.has_value();
+  }
+  return {anyDelta ? baseline : std::string(), anyPaper};
+}
+
 }  // namespace
 
 std::string studyMetricName(StudyMetric metric) { return metric == StudyMetric::Best ? "best" : "last"; }
@@ -110,11 +124,7 @@ std::string studyCsv(const std::vector<StudyRowStats>& rows, StudyMetric metric)
 }
 
 std::string studyMarkdown(const std::string& title, const std::vector<StudyRowStats>& rows, StudyMetric metric) {
-  std::string baseline;
-  for (const auto& r : rows)
-    if (!r.delta) baseline = r.label;
-  bool anyPaper = false;
-  for (const auto& r : rows) anyPaper = anyPaper || r.paper.has_value();
+  const auto [baseline, anyPaper] = tableFacts(rows);
   std::ostringstream out;
   out << "### " << markdownCell(title) << "\n\n";
   out << "| Row | Top-1 (" << studyMetricName(metric) << "), mean \u00b1 std (n) | 95% CI | \u0394 vs "
@@ -144,11 +154,7 @@ std::string studyMarkdown(const std::string& title, const std::vector<StudyRowSt
 }
 
 std::string studyLatex(const std::string& caption, const std::vector<StudyRowStats>& rows, StudyMetric metric) {
-  std::string baseline;
-  for (const auto& r : rows)
-    if (!r.delta) baseline = r.label;
-  bool anyPaper = false;
-  for (const auto& r : rows) anyPaper = anyPaper || r.paper.has_value();
+  const auto [baseline, anyPaper] = tableFacts(rows);
   // The best row: the highest mean among rows with a finished run.
   const StudyRowStats* best = nullptr;
   for (const auto& r : rows)
